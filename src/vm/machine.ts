@@ -1,0 +1,310 @@
+/**
+ * A running virtual machine: builds the board, boots the kernel, runs the vCPUs,
+ * owns the platform devices, and implements VmControl for the monitors.
+ *
+ * Lifecycle: prelaunch -> running <-> paused -> shutdown (or internal-error).
+ * A reset (guest or monitor) rebuilds the board from the same images.
+ * Events: STOP, RESUME, RESET, SHUTDOWN (QMP names), plus 'booted' (boot timer),
+ * 'crash' (message) and 'exit' (exit code for the process).
+ */
+import { EventEmitter } from 'node:events';
+import * as K from '../kvm/constants.js';
+import { backendNote, KvmSystem } from '../kvm/system.js';
+import type { CpuInfo, KvmInfo, RunState, VmControl } from './control.js';
+import { Board } from './board.js';
+import { IoBus } from './io-bus.js';
+import { loadForBoot, type BootImages } from './kernel-boot.js';
+import { Vcpu, type VcpuStopReason } from './vcpu.js';
+import { formatRegisters } from './registers-text.js';
+import { readVirtual } from '../x86/page-walk.js';
+import { BootTimer, BOOT_TIMER_GPA, BOOT_TIMER_SIZE } from '../devices/boot-timer/boot-timer.js';
+import { CmosRtc } from '../devices/rtc/cmos-rtc.js';
+import { I8042 } from '../devices/i8042/i8042.js';
+import { PowerPort, POWER_BUTTON_IRQ, POWER_PORT } from '../devices/power/power-port.js';
+import { Uart16550 } from '../devices/serial/uart16550.js';
+
+export const COM1_PORT = 0x3f8;
+export const COM1_IRQ = 4;
+
+export interface MachineOptions {
+  name: string;
+  memoryMiB: number;
+  cpus: number;
+  images: BootImages;
+  /** -no-reboot: a guest reboot ends the VMM instead. */
+  noReboot: boolean;
+  /** Bytes the guest writes to its serial console. */
+  serialOutput: (bytes: Uint8Array) => void;
+  kvm?: KvmSystem;
+}
+
+export class Machine extends EventEmitter implements VmControl {
+  readonly name: string;
+  readonly kvm: KvmSystem;
+  private state: RunState = 'prelaunch';
+  private board?: Board;
+  private vcpus: Vcpu[] = [];
+  private serial?: Uart16550;
+  private pendingSerialInput: Uint8Array[] = [];
+  private readonly startedAt = process.hrtime.bigint();
+  /** Milliseconds from VMM start to the guest's boot-timer write (undefined until then). */
+  bootToUserSpaceMs?: number;
+
+  constructor(private readonly opts: MachineOptions) {
+    super();
+    this.name = opts.name;
+    this.kvm = opts.kvm ?? KvmSystem.open();
+  }
+
+  runState(): RunState {
+    return this.state;
+  }
+
+  get memory() {
+    if (!this.board) throw new Error('machine has no board (not started)');
+    return this.board.mem;
+  }
+
+  /** Builds the board, loads the kernel and starts the vCPUs. */
+  start(): void {
+    this.build();
+    this.setState('running');
+    for (const v of this.vcpus) v.resume();
+  }
+
+  private build(): void {
+    const board = new Board(this.kvm, this.opts.memoryMiB * 1024 * 1024, this.opts.cpus);
+    this.board = board;
+    const pio = new IoBus('pio');
+    const mmio = new IoBus('mmio');
+    this.serial = new Uart16550({
+      setIrq: (level: boolean) => board.vm.irqLine(COM1_IRQ, level),
+      onOutput: (bytes: Uint8Array) => this.opts.serialOutput(bytes),
+    });
+    for (const chunk of this.pendingSerialInput) this.serial.enqueueInput(chunk);
+    this.pendingSerialInput = [];
+    const serial = this.serial;
+    pio.register(COM1_PORT, 8, 'serial0', {
+      read: (off) => serial.read(off),
+      write: (off, _size, v) => serial.write(off, Number(v)),
+    });
+    const i8042 = new I8042(() => this.guestReset('i8042 reset'));
+    pio.register(0x60, 1, 'i8042-data', { read: () => i8042.read(0), write: (_o, s, v) => i8042.write(0, s, v) });
+    pio.register(0x64, 1, 'i8042-cmd', { read: () => i8042.read(4), write: (_o, s, v) => i8042.write(4, s, v) });
+    pio.register(0x70, 2, 'cmos-rtc', new CmosRtc());
+    pio.register(0x80, 1, 'post-code', { read: () => 0, write: () => {} });
+    pio.register(POWER_PORT, 1, 'cuju-power', new PowerPort(() => this.guestPowerOff()));
+    mmio.register(BOOT_TIMER_GPA, BOOT_TIMER_SIZE, 'boot-timer', new BootTimer(() => this.onBootTimer()));
+    const host = { pio, mmio, onVcpuStop: (v: Vcpu, r: VcpuStopReason) => this.onVcpuStop(v, r) };
+    loadForBoot(board.mem, this.opts.images, this.opts.cpus, board.vcpuFds[0]);
+    this.vcpus = board.vcpuFds.map((fd, i) => new Vcpu(i, fd, host));
+    for (const v of this.vcpus) v.start();
+  }
+
+  private teardown(): void {
+    for (const v of this.vcpus) v.destroy();
+    this.vcpus = [];
+    this.board?.destroy();
+    this.board = undefined;
+  }
+
+  private setState(s: RunState): void {
+    this.state = s;
+  }
+
+  /** Input typed on the console (stdin or a serial socket). */
+  serialInput(bytes: Uint8Array): void {
+    if (this.serial) this.serial.enqueueInput(bytes);
+    else this.pendingSerialInput.push(bytes);
+  }
+
+  private onBootTimer(): void {
+    if (this.bootToUserSpaceMs !== undefined) return;
+    this.bootToUserSpaceMs = Number(process.hrtime.bigint() - this.startedAt) / 1e6;
+    this.emit('booted', this.bootToUserSpaceMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.state !== 'running') return;
+    await Promise.all(this.vcpus.map((v) => v.pause()));
+    this.setState('paused');
+    this.emit('STOP', {});
+  }
+
+  async cont(): Promise<void> {
+    if (this.state !== 'paused') return;
+    this.setState('running');
+    for (const v of this.vcpus) v.resume();
+    this.emit('RESUME', {});
+  }
+
+  async systemReset(): Promise<void> {
+    this.reset(false, 'host-qmp-system-reset');
+  }
+
+  async systemPowerdown(): Promise<void> {
+    if (!this.board || this.state === 'shutdown') return;
+    // The guest's cuju power driver treats an edge on this ISA IRQ as the power button.
+    this.board.vm.irqLine(POWER_BUTTON_IRQ, true);
+    this.board.vm.irqLine(POWER_BUTTON_IRQ, false);
+    this.emit('POWERDOWN', {});
+  }
+
+  async quit(): Promise<void> {
+    this.shutdown(false, 'host-qmp-quit', 0);
+  }
+
+  async cpus(): Promise<CpuInfo[]> {
+    return Promise.all(this.vcpus.map(async (v) => {
+      const parkedByUs = this.state === 'running';
+      if (parkedByUs) await v.pause();
+      try {
+        const regs = v.fd.getRegs();
+        const halted = v.fd.getMpState() === K.KVM_MP_STATE_HALTED;
+        return { index: v.index, threadId: v.threadId, pc: regs.rip, halted };
+      } finally {
+        if (parkedByUs && this.state === 'running') v.resume();
+      }
+    }));
+  }
+
+  async registersText(cpuIndex = 0): Promise<string> {
+    const v = this.vcpus[cpuIndex];
+    if (!v) throw new Error(`CPU ${cpuIndex} does not exist`);
+    const parkedByUs = this.state === 'running';
+    if (parkedByUs) await v.pause();
+    try {
+      return formatRegisters(cpuIndex, v.fd.getRegs(), v.fd.getSregs());
+    } finally {
+      if (parkedByUs && this.state === 'running') v.resume();
+    }
+  }
+
+  kvmInfo(): KvmInfo {
+    return { enabled: true, present: true, backend: this.kvm.backend, note: backendNote(this.kvm.backend) };
+  }
+
+  private guestPowerOff(): void {
+    this.shutdown(true, 'guest-shutdown', 0);
+  }
+
+  private guestReset(why: string): void {
+    if (this.opts.noReboot) {
+      this.shutdown(true, 'guest-reset', 0);
+      return;
+    }
+    this.reset(true, 'guest-reset', why);
+  }
+
+  /** Runs the reset on the event loop, never inside a vCPU exit handler. */
+  private reset(guest: boolean, reason: string, _why?: string): void {
+    if (this.state === 'shutdown' || this.state === 'internal-error') return;
+    setImmediate(() => {
+      if (this.state === 'shutdown' || this.state === 'internal-error') return;
+      const wasPaused = this.state === 'paused';
+      this.teardown();
+      this.emit('RESET', { guest, reason });
+      this.build();
+      if (!wasPaused) {
+        this.setState('running');
+        for (const v of this.vcpus) v.resume();
+      }
+    });
+  }
+
+  private shutdown(guest: boolean, reason: string, exitCode: number): void {
+    if (this.state === 'shutdown') return;
+    this.setState('shutdown');
+    setImmediate(() => {
+      this.teardown();
+      this.emit('SHUTDOWN', { guest, reason });
+      this.emit('exit', exitCode);
+    });
+  }
+
+  private crash(message: string): void {
+    if (this.state === 'internal-error' || this.state === 'shutdown') return;
+    this.setState('internal-error');
+    for (const v of this.vcpus) void v.pause();
+    this.emit('crash', message);
+    setImmediate(() => {
+      this.teardown();
+      this.emit('exit', 1);
+    });
+  }
+
+  private onVcpuStop(v: Vcpu, reason: VcpuStopReason): 'resume' | 'park' {
+    switch (reason.kind) {
+      case 'system-event':
+        if (reason.type === K.KVM_SYSTEM_EVENT_RESET) this.guestReset('system event reset');
+        else this.guestPowerOff();
+        return 'park';
+      case 'shutdown':
+        this.crash(`guest triple fault (KVM_EXIT_SHUTDOWN) on CPU ${v.index}\n${this.describeCpu(v)}`);
+        return 'park';
+      case 'emulation-failure':
+        if (this.fixUpEmulationFailure(v)) return 'resume';
+        this.crash(`guest hit an instruction KVM cannot emulate (KVM_EXIT_INTERNAL_ERROR suberror ${reason.suberror}) on CPU ${v.index}: ${this.instructionBytes(v)}\n${this.describeCpu(v)}`);
+        return 'park';
+      case 'fatal':
+        this.crash(`${reason.message} on CPU ${v.index}\n${this.describeCpu(v)}`);
+        return 'park';
+    }
+  }
+
+  /**
+   * kvm_pvm runs guest kernel code in KVM's instruction emulator, which lacks a few
+   * instructions. Those with a safe equivalent are completed here:
+   *  - int3 (0xCC, used by the kernel's text patching and self-tests): deliver #BP as
+   *    the CPU would, with RIP after the instruction.
+   *  - fwait (0x9B): x87 exceptions are never pending in our guests, so it is a no-op.
+   */
+  private fixUpEmulationFailure(v: Vcpu): boolean {
+    if (!this.board) return false;
+    const regs = v.fd.getRegs();
+    const sregs = v.fd.getSregs();
+    const bytes = readVirtual(this.board.mem, sregs.cr3, sregs.cr0, regs.rip, 1);
+    if (bytes.length === 0) return false;
+    if (bytes[0] === 0xcc) {
+      v.fd.setRegs({ ...regs, rip: regs.rip + 1n });
+      const events = v.fd.getVcpuEvents();
+      events[0] = 1; // exception.injected
+      events[1] = 3; // #BP
+      events[2] = 0; // no error code
+      events[3] = 0; // not pending
+      new DataView(events.buffer).setUint32(20, 0, true); // flags: leave NMI/SIPI/SMM state alone
+      v.fd.setVcpuEvents(events);
+      return true;
+    }
+    if (bytes[0] === 0x9b) {
+      v.fd.setRegs({ ...regs, rip: regs.rip + 1n });
+      return true;
+    }
+    return false;
+  }
+
+  private instructionBytes(v: Vcpu): string {
+    try {
+      const regs = v.fd.getRegs();
+      const sregs = v.fd.getSregs();
+      const bytes = this.board ? readVirtual(this.board.mem, sregs.cr3, sregs.cr0, regs.rip, 16) : new Uint8Array();
+      return `bytes at RIP: ${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(' ') || '(unmapped)'}`;
+    } catch {
+      return 'bytes at RIP: (unreadable)';
+    }
+  }
+
+  private describeCpu(v: Vcpu): string {
+    try {
+      return formatRegisters(v.index, v.fd.getRegs(), v.fd.getSregs());
+    } catch (e) {
+      return `(registers unavailable: ${(e as Error).message})`;
+    }
+  }
+
+  /** Stops everything without events (tests, error paths). */
+  destroy(): void {
+    this.setState('shutdown');
+    this.teardown();
+  }
+}

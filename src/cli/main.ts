@@ -11,6 +11,8 @@ import { describeError } from './errors.js';
 import { KvmSystem, backendNote } from '../kvm/system.js';
 import { Machine } from '../vm/machine.js';
 import { fullCmdline } from '../vm/platform-cmdline.js';
+import { startMonitors } from '../monitor/start.js';
+import type { MonitorSpec } from '../monitor/spec.js';
 
 export class InputFileError extends Error {
   override readonly name = 'InputFileError';
@@ -76,9 +78,13 @@ async function run(argv: string[]): Promise<void> {
   machine.on('booted', (ms: number) => {
     if (process.env.CUJU_BOOT_TIME) process.stderr.write(`cuju: guest user space reached after ${ms.toFixed(0)} ms\n`);
   });
+  const monitors = await startMonitors(machine, config.monitors as MonitorSpec[], {
+    notice: (m) => process.stderr.write(`cuju: ${m}\n`),
+  });
   machine.on('exit', (code: number) => {
     stdioConsole?.detach();
-    process.exit(code);
+    // Let monitors flush the SHUTDOWN event and remove their sockets before the process ends.
+    void monitors.close().finally(() => process.exit(code));
   });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {

@@ -16,6 +16,7 @@ import { IoBus } from './io-bus.js';
 import { loadForBoot, type BootImages } from './kernel-boot.js';
 import { Vcpu, type VcpuStopReason } from './vcpu.js';
 import { formatRegisters } from './registers-text.js';
+import { RipSampler } from './rip-sampler.js';
 import { readVirtual } from '../x86/page-walk.js';
 import { BootTimer, BOOT_TIMER_GPA, BOOT_TIMER_SIZE } from '../devices/boot-timer/boot-timer.js';
 import { CmosRtc } from '../devices/rtc/cmos-rtc.js';
@@ -70,6 +71,25 @@ export class Machine extends EventEmitter implements VmControl {
     this.build();
     this.setState('running');
     for (const v of this.vcpus) v.resume();
+    const profile = process.env.CUJU_PROFILE;
+    if (profile) {
+      const sampler = new RipSampler({ sampleRip: () => this.sampleRip() });
+      sampler.start();
+      // process 'exit', not ours: the CLI ends the process from its own 'exit' listener.
+      process.once('exit', () => { sampler.stop(); sampler.write(profile); });
+    }
+  }
+
+  /** RIP of vCPU 0 right now (pauses it for the read; for the sampling profiler). */
+  private async sampleRip(): Promise<bigint | undefined> {
+    const v = this.vcpus[0];
+    if (!v || this.state !== 'running') return undefined;
+    await v.pause();
+    try {
+      return this.state === 'running' || this.state === 'shutdown' ? v.fd.getRegs().rip : undefined;
+    } finally {
+      if (this.state === 'running') v.resume();
+    }
   }
 
   private build(): void {

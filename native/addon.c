@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -218,6 +219,13 @@ static napi_value js_eventfd(napi_env env, napi_callback_info info) {
   return make_i64(env, fd);
 }
 
+/* mallocTrim(): give freed C-heap memory back to the OS (after boot's big temporary buffers). */
+static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
+  napi_value r;
+  napi_get_boolean(env, malloc_trim(0) != 0, &r);
+  return r;
+}
+
 static napi_value js_getpid(napi_env env, napi_callback_info info) { return make_i64(env, getpid()); }
 
 #define EXPORT_FN(name, fn)                                                    \
@@ -236,6 +244,7 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT_FN("addressOf", js_address_of);
   EXPORT_FN("eventfd", js_eventfd);
   EXPORT_FN("getpid", js_getpid);
+  EXPORT_FN("mallocTrim", js_malloc_trim);
   return vcpu_thread_init(env, exports);
 }
 

@@ -1,18 +1,21 @@
 /**
  * `cuju`: parse the QEMU-style command line, open KVM, build and boot the machine,
- * attach the console and monitors, and map the machine's end to the exit code.
+ * attach the serial console and monitors, and map the machine's end to the exit code.
  * Errors a user can cause end here as one line on stderr and exit code 1.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from './args/index.js';
 import { helpText, versionText } from './help.js';
-import { StdioConsole } from './console.js';
 import { describeError } from './errors.js';
+import { openSerialBackend, type SerialBackend } from './serial-backend.js';
+import { isDaemonChild, reportToParent, runDaemonParent, writePidfile } from './daemonize.js';
 import { KvmSystem, backendNote } from '../kvm/system.js';
 import { Machine } from '../vm/machine.js';
 import { fullCmdline } from '../vm/platform-cmdline.js';
 import { startMonitors } from '../monitor/start.js';
 import type { MonitorSpec } from '../monitor/spec.js';
+import { setPtyAllocator } from '../chardev/pty.js';
+import { nativePtyAllocator } from '../chardev/native-pty.js';
 
 export class InputFileError extends Error {
   override readonly name = 'InputFileError';
@@ -32,7 +35,9 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await run(argv);
   } catch (e) {
-    process.stderr.write(`cuju: ${describeError(e)}\n`);
+    const line = `cuju: ${describeError(e)}`;
+    reportToParent({ ok: false, line });
+    process.stderr.write(`${line}\n`);
     if (process.env.CUJU_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
     process.exit(1);
   }
@@ -49,48 +54,62 @@ async function run(argv: string[]): Promise<void> {
     return;
   }
   const config = cmd.config;
-  for (const note of cmd.notes) process.stderr.write(`cuju: note: ${note}\n`);
+  if (config.daemonize && !isDaemonChild()) await runDaemonParent(argv);
+  const say = (line: string) => process.stderr.write(`cuju: ${line}\n`);
+  for (const note of cmd.notes) say(`note: ${note}`);
   if (!config.kernel) throw new InputFileError('no kernel given: use -kernel PATH (cuju boots Linux directly; disk boot is not supported)');
   const kernel = readInput('kernel', '-kernel', config.kernel);
   const initrd = config.initrd ? readInput('initrd', '-initrd', config.initrd) : undefined;
 
   const kvm = KvmSystem.open();
-  process.stderr.write(`cuju: ${backendNote(kvm.backend)}\n`);
+  say(backendNote(kvm.backend));
+  setPtyAllocator(nativePtyAllocator);
 
-  const serialTarget = config.serial[0];
-  let consoleOut: (bytes: Uint8Array) => void = () => {};
-  let stdioConsole: StdioConsole | undefined;
+  let serial: SerialBackend | undefined;
   const machine = new Machine({
     name: config.name ?? 'cuju',
     memoryMiB: config.memoryMiB,
     cpus: config.cpus,
     noReboot: config.noReboot,
     images: { kernel, initrd, cmdline: fullCmdline(config.append, kvm.backend) },
-    serialOutput: (bytes) => consoleOut(bytes),
+    serialOutput: (bytes) => serial?.output(bytes),
     kvm,
   });
-  if (serialTarget?.kind === 'stdio') {
-    stdioConsole = new StdioConsole({ toGuest: (b) => machine.serialInput(b), quit: () => void machine.quit() });
-    consoleOut = (b) => stdioConsole!.output(b);
-    stdioConsole.attach();
+  // Everything that can fail on user input is opened before the guest starts.
+  const monitors = await startMonitors(machine, config.monitors as MonitorSpec[], { notice: say });
+  try {
+    serial = await openSerialBackend(config.serial[0], {
+      toGuest: (b) => machine.serialInput(b),
+      quit: () => void machine.quit(),
+      notice: say,
+    });
+  } catch (e) {
+    await monitors.close();
+    throw e;
   }
   machine.on('crash', (msg: string) => process.stderr.write(`\ncuju: ${msg}\n`));
   machine.on('booted', (ms: number) => {
-    if (process.env.CUJU_BOOT_TIME) process.stderr.write(`cuju: guest user space reached after ${ms.toFixed(0)} ms\n`);
-  });
-  const monitors = await startMonitors(machine, config.monitors as MonitorSpec[], {
-    notice: (m) => process.stderr.write(`cuju: ${m}\n`),
+    if (process.env.CUJU_BOOT_TIME) say(`guest user space reached after ${ms.toFixed(0)} ms`);
   });
   machine.on('exit', (code: number) => {
-    stdioConsole?.detach();
     // Let monitors flush the SHUTDOWN event and remove their sockets before the process ends.
-    void monitors.close().finally(() => process.exit(code));
+    void Promise.allSettled([serial?.close(), monitors.close()]).finally(() => {
+      if (config.pidfile) rmSync(config.pidfile, { force: true });
+      process.exit(code);
+    });
   });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(sig, () => {
-      process.stderr.write(`\ncuju: terminating on signal ${sig}\n`);
+      say(`terminating on signal ${sig}`);
       void machine.quit();
     });
   }
-  machine.start();
+  try {
+    machine.start();
+  } catch (e) {
+    await Promise.allSettled([serial.close(), monitors.close()]);
+    throw e;
+  }
+  if (config.pidfile) writePidfile(config.pidfile);
+  reportToParent({ ok: true });
 }

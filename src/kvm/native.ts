@@ -25,6 +25,8 @@ export interface NativeAddon {
   addressOf(buffer: ArrayBuffer): bigint;
   eventfd(initval: number, flags: number): number;
   getpid(): number;
+  /** malloc_trim(0): return freed C-heap pages to the OS. */
+  mallocTrim(): boolean;
   vcpuStart(vcpuFd: number, kvmRun: ArrayBuffer, onExit: (errno: number) => void): VcpuThreadHandle;
   vcpuResume(handle: VcpuThreadHandle): void;
   vcpuKick(handle: VcpuThreadHandle): void;

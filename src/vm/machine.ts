@@ -17,6 +17,7 @@ import { loadForBoot, type BootImages } from './kernel-boot.js';
 import { Vcpu, type VcpuStopReason } from './vcpu.js';
 import { formatRegisters } from './registers-text.js';
 import { RipSampler } from './rip-sampler.js';
+import { collectGarbage } from './release-memory.js';
 import { readVirtual } from '../x86/page-walk.js';
 import { BootTimer, BOOT_TIMER_GPA, BOOT_TIMER_SIZE } from '../devices/boot-timer/boot-timer.js';
 import { CmosRtc } from '../devices/rtc/cmos-rtc.js';
@@ -69,6 +70,7 @@ export class Machine extends EventEmitter implements VmControl {
   /** Builds the board, loads the kernel and starts the vCPUs. */
   start(): void {
     this.build();
+    collectGarbage();
     this.setState('running');
     for (const v of this.vcpus) v.resume();
     const profile = process.env.CUJU_PROFILE;

@@ -4,7 +4,7 @@
  * client, any client's input goes to the guest), or nothing.
  */
 import { openChardev } from '../chardev/open.js';
-import type { ChardevEndpoint } from '../chardev/endpoint.js';
+import { BroadcastChardev } from '../chardev/byte-chardev.js';
 import type { ChardevSpec } from '../chardev/spec.js';
 import type { SerialTarget } from './args/chardev-spec.js';
 import { StdioConsole } from './console.js';
@@ -29,13 +29,7 @@ export async function openSerialBackend(target: SerialTarget | undefined, hooks:
     console.attach();
     return { output: (b) => console.output(b), close: async () => console.detach() };
   }
-  const endpoint: ChardevEndpoint = await openChardev(target as ChardevSpec, { role: 'serial', notice: hooks.notice });
-  endpoint.on('session', (session) => session.on('data', (chunk: Buffer) => hooks.toGuest(chunk)));
-  endpoint.start();
-  return {
-    output: (bytes) => {
-      for (const s of endpoint.sessions()) s.write(bytes);
-    },
-    close: () => endpoint.close(),
-  };
+  const chardev = new BroadcastChardev(await openChardev(target as ChardevSpec, { role: 'serial', notice: hooks.notice }));
+  chardev.on('data', (chunk: Buffer) => hooks.toGuest(chunk));
+  return { output: (bytes) => chardev.write(bytes), close: () => chardev.close() };
 }

@@ -245,6 +245,7 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT_FN("eventfd", js_eventfd);
   EXPORT_FN("getpid", js_getpid);
   EXPORT_FN("mallocTrim", js_malloc_trim);
+  if (fd_watch_init(env, exports) == NULL) return NULL;
   return vcpu_thread_init(env, exports);
 }
 

@@ -21,5 +21,6 @@ int get_i64(napi_env env, napi_value v, int64_t *out);
 napi_value make_i64(napi_env env, int64_t v);
 
 napi_value vcpu_thread_init(napi_env env, napi_value exports);
+napi_value fd_watch_init(napi_env env, napi_value exports);
 
 #endif

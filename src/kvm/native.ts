@@ -13,6 +13,9 @@ export interface NativeError extends Error {
   syscall: string;
 }
 
+/** Opaque handle to a watched fd. */
+export type FdWatchHandle = { readonly __fdWatch: unique symbol };
+
 /** Opaque handle to a vCPU thread. */
 export type VcpuThreadHandle = { readonly __vcpuThread: unique symbol };
 
@@ -27,6 +30,12 @@ export interface NativeAddon {
   getpid(): number;
   /** malloc_trim(0): return freed C-heap pages to the OS. */
   mallocTrim(): boolean;
+  /**
+   * Calls onReadable on the main thread when fd becomes readable. One-shot, re-armed
+   * after the callback returns: the callback must read the fd until EAGAIN.
+   */
+  watchFd(fd: number, onReadable: () => void): FdWatchHandle;
+  unwatchFd(handle: FdWatchHandle): void;
   vcpuStart(vcpuFd: number, kvmRun: ArrayBuffer, onExit: (errno: number) => void): VcpuThreadHandle;
   vcpuResume(handle: VcpuThreadHandle): void;
   vcpuKick(handle: VcpuThreadHandle): void;

@@ -48,6 +48,38 @@ export class VmFd {
     native().ioctl(this.fd, K.KVM_ENABLE_CAP, buf);
   }
 
+  /**
+   * KVM_IOEVENTFD: a guest write of `len` bytes to `addr` (MMIO, or a port with
+   * `pio`) signals `fd` inside KVM, with no exit to the VMM. With `datamatch`, only
+   * writes of that value do (virtio-mmio's QueueNotify carries the queue index).
+   */
+  ioeventfd(addr: number, len: number, fd: number, opts: { datamatch?: bigint; pio?: boolean; deassign?: boolean } = {}): void {
+    const buf = new Uint8Array(64);
+    const dv = new DataView(buf.buffer);
+    dv.setBigUint64(0, opts.datamatch ?? 0n, true);
+    dv.setBigUint64(8, BigInt(addr), true);
+    dv.setUint32(16, len, true);
+    dv.setInt32(20, fd, true);
+    const flags = (opts.datamatch !== undefined ? 1 : 0) | (opts.pio ? 2 : 0) | (opts.deassign ? 4 : 0);
+    dv.setUint32(24, flags, true);
+    native().ioctl(this.fd, K.KVM_IOEVENTFD, buf);
+  }
+
+  /**
+   * KVM_IRQFD: signalling `fd` raises `gsi` inside KVM. With `resampleFd` the GSI is
+   * level-triggered: KVM lowers it at the guest's EOI and signals resampleFd, so the
+   * device can raise it again while its interrupt condition persists.
+   */
+  irqfd(gsi: number, fd: number, opts: { resampleFd?: number; deassign?: boolean } = {}): void {
+    const buf = new Uint8Array(32);
+    const dv = new DataView(buf.buffer);
+    dv.setUint32(0, fd, true);
+    dv.setUint32(4, gsi, true);
+    dv.setUint32(8, (opts.deassign ? 1 : 0) | (opts.resampleFd !== undefined ? 2 : 0), true);
+    dv.setUint32(12, opts.resampleFd ?? 0, true);
+    native().ioctl(this.fd, K.KVM_IRQFD, buf);
+  }
+
   close(): void {
     native().close(this.fd);
   }

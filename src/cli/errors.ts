@@ -4,7 +4,7 @@
  * as an internal error (with CUJU_DEBUG=1 for the stack).
  */
 const USER_ERRORS = new Set([
-  'UsageError', 'InputFileError', 'KvmUnavailableError', 'KernelFormatError', 'InitrdTooLargeError',
+  'UsageError', 'InputFileError', 'UnsupportedError', 'KvmUnavailableError', 'KernelFormatError', 'InitrdTooLargeError',
   'CmdlineTooLongError', 'VmSetupError', 'ChardevError', 'MonitorError', 'BootParamsError', 'NativeAddonMissingError',
   'CpuidConfigError', 'E820Error',
 ]);

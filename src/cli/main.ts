@@ -21,6 +21,11 @@ export class InputFileError extends Error {
   override readonly name = 'InputFileError';
 }
 
+/** A flag the parser accepts for compatibility whose feature this build lacks. */
+export class UnsupportedError extends Error {
+  override readonly name = 'UnsupportedError';
+}
+
 function readInput(what: string, flag: string, path: string): Uint8Array {
   try {
     return readFileSync(path);
@@ -57,6 +62,11 @@ async function run(argv: string[]): Promise<void> {
   if (config.daemonize && !isDaemonChild()) await runDaemonParent(argv);
   const say = (line: string) => process.stderr.write(`cuju: ${line}\n`);
   for (const note of cmd.notes) say(`note: ${note}`);
+  if (config.incoming) throw new UnsupportedError(`-incoming ${config.incoming.raw}: incoming migration is not implemented in this build yet`);
+  const devices = [...config.drives, ...config.devices, ...config.netdevs, ...config.nets];
+  if (devices.length > 0) {
+    throw new UnsupportedError(`-${devices[0].flag} ${devices[0].text}: block and network devices are not implemented in this build yet`);
+  }
   if (!config.kernel) throw new InputFileError('no kernel given: use -kernel PATH (cuju boots Linux directly; disk boot is not supported)');
   const kernel = readInput('kernel', '-kernel', config.kernel);
   const initrd = config.initrd ? readInput('initrd', '-initrd', config.initrd) : undefined;
@@ -71,6 +81,7 @@ async function run(argv: string[]): Promise<void> {
     memoryMiB: config.memoryMiB,
     cpus: config.cpus,
     noReboot: config.noReboot,
+    noShutdown: config.noShutdown,
     images: { kernel, initrd, cmdline: fullCmdline(config.append, kvm.backend) },
     serialOutput: (bytes) => serial?.output(bytes),
     kvm,

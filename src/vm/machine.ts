@@ -35,6 +35,8 @@ export interface MachineOptions {
   images: BootImages;
   /** -no-reboot: a guest reboot ends the VMM instead. */
   noReboot: boolean;
+  /** -no-shutdown: a guest power-off stops the VM but keeps the VMM (and its monitors). */
+  noShutdown?: boolean;
   /** Bytes the guest writes to its serial console. */
   serialOutput: (bytes: Uint8Array) => void;
   kvm?: KvmSystem;
@@ -49,6 +51,8 @@ export class Machine extends EventEmitter implements VmControl {
   private serial?: Uart16550;
   private pendingSerialInput: Uint8Array[] = [];
   private readonly startedAt = process.hrtime.bigint();
+  /** The process is on its way out (SHUTDOWN emitted or about to be). */
+  private exiting = false;
   /** Milliseconds from VMM start to the guest's boot-timer write (undefined until then). */
   bootToUserSpaceMs?: number;
 
@@ -235,8 +239,15 @@ export class Machine extends EventEmitter implements VmControl {
   }
 
   private shutdown(guest: boolean, reason: string, exitCode: number): void {
-    if (this.state === 'shutdown') return;
+    if (this.exiting || (guest && this.state === 'shutdown')) return;
     this.setState('shutdown');
+    if (guest && this.opts.noShutdown) {
+      // QEMU's -no-shutdown: the guest is off, the VMM stays for its monitors.
+      for (const v of this.vcpus) void v.pause();
+      setImmediate(() => this.emit('SHUTDOWN', { guest, reason }));
+      return;
+    }
+    this.exiting = true;
     setImmediate(() => {
       this.teardown();
       this.emit('SHUTDOWN', { guest, reason });

@@ -38,6 +38,11 @@ test('unknown flag, bad -m, missing value', () => {
   assertOneLineError(cuju(['-kernel']), /-kernel/);
 });
 
+test('flags accepted for compatibility whose feature is missing are refused clearly', () => {
+  assertOneLineError(cuju(['-kernel', 'k', '-drive', 'file=a.img,format=raw,if=virtio']), /-drive file=a\.img.*not implemented in this build yet/);
+  assertOneLineError(cuju(['-kernel', 'k', '-incoming', 'tcp:0:4441,ft_mode']), /-incoming tcp:0:4441,ft_mode: incoming migration is not implemented/);
+});
+
 test('missing kernel file and missing kernel flag', () => {
   assertOneLineError(cuju(['-kernel', join(dir, 'nope')]), /cannot read kernel .*no such file/);
   assertOneLineError(cuju(['-m', '64']), /no kernel given: use -kernel/);

@@ -50,3 +50,27 @@ test('with -no-reboot a guest reset ends cuju with exit code 0', { skip: kvmSkip
   assert.equal(code, 0);
   assert.equal(out, 'A');
 });
+
+test('with -no-shutdown a guest power-off keeps cuju and its monitors', { skip: kvmSkipReason(), timeout: 60_000 }, async () => {
+  // mov dx,0x600; mov al,1; out dx,al (cuju power port: power off); jmp $
+  const off = join(dir, 'poweroff.elf');
+  writeFileSync(off, makeElf({ entry: 0x1000000, segments: [{ paddr: 0x1000000, data: Uint8Array.from([0x66, 0xba, 0x00, 0x06, 0xb0, 0x01, 0xee, 0xeb, 0xfe]) }] }));
+  const qmpPath = join(dir, 'qmp-noshutdown.sock');
+  const child = spawn(process.execPath, [CUJU, '-m', '32', '-kernel', off, '-no-shutdown', '-qmp', `unix:${qmpPath},server,nowait`]);
+  try {
+    let q: SocketClient | undefined;
+    for (let i = 0; i < 100 && !q; i++) {
+      try { q = await SocketClient.connect(qmpPath); } catch { await new Promise((r) => setTimeout(r, 50)); }
+    }
+    assert.ok(q, 'QMP socket up');
+    q.write('{"execute":"qmp_capabilities"}\n');
+    await new Promise((r) => setTimeout(r, 300));
+    q.write('{"execute":"query-status"}\n');
+    await q.waitFor(/"status": ?"shutdown"/, 10_000);
+    assert.equal(child.exitCode, null, 'cuju still runs');
+    q.write('{"execute":"quit"}\n');
+    assert.equal(await new Promise((r) => child.on('exit', r)), 0);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});

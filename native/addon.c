@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -219,6 +220,34 @@ static napi_value js_eventfd(napi_env env, napi_callback_info info) {
   return make_i64(env, fd);
 }
 
+/* residentBytes(arrayBuffer): bytes of the mapping in RAM (mincore), e.g. guest RAM actually used. */
+static napi_value js_resident_bytes(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *data;
+  size_t length;
+  bool is_ab = false;
+  if (argc < 1 || napi_is_arraybuffer(env, argv[0], &is_ab) != napi_ok || !is_ab)
+    return args_error(env, "residentBytes(arrayBuffer)");
+  CHECK_NAPI(env, napi_get_arraybuffer_info(env, argv[0], &data, &length));
+  long page = sysconf(_SC_PAGESIZE);
+  uintptr_t start = (uintptr_t)data & ~(uintptr_t)(page - 1);
+  size_t span = (uintptr_t)data + length - start;
+  size_t pages = (span + page - 1) / page;
+  unsigned char *vec = malloc(pages);
+  if (!vec) return throw_errno(env, ENOMEM, "malloc");
+  if (mincore((void *)start, span, vec) < 0) {
+    int err = errno;
+    free(vec);
+    return throw_errno(env, err, "mincore");
+  }
+  int64_t resident = 0;
+  for (size_t i = 0; i < pages; i++) resident += vec[i] & 1;
+  free(vec);
+  return make_i64(env, resident * page);
+}
+
 /* mallocTrim(): give freed C-heap memory back to the OS (after boot's big temporary buffers). */
 static napi_value js_malloc_trim(napi_env env, napi_callback_info info) {
   napi_value r;
@@ -245,6 +274,7 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT_FN("eventfd", js_eventfd);
   EXPORT_FN("getpid", js_getpid);
   EXPORT_FN("mallocTrim", js_malloc_trim);
+  EXPORT_FN("residentBytes", js_resident_bytes);
   if (fd_watch_init(env, exports) == NULL) return NULL;
   return vcpu_thread_init(env, exports);
 }

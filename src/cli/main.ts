@@ -100,7 +100,10 @@ async function run(argv: string[]): Promise<void> {
   }
   machine.on('crash', (msg: string) => process.stderr.write(`\ncuju: ${msg}\n`));
   machine.on('booted', (ms: number) => {
-    if (process.env.CUJU_BOOT_TIME) say(`guest user space reached after ${ms.toFixed(0)} ms`);
+    if (!process.env.CUJU_BOOT_TIME) return;
+    const m = process.memoryUsage();
+    const mib = (n: number) => (n / 1048576).toFixed(1);
+    say(`guest user space reached after ${ms.toFixed(0)} ms (VMM RSS beyond guest RAM ${mib(machine.vmmOverheadBytes())} MiB; JS heap ${mib(m.heapUsed)} MiB)`);
   });
   machine.on('exit', (code: number) => {
     // Let monitors flush the SHUTDOWN event and remove their sockets before the process ends.

@@ -30,6 +30,8 @@ export interface NativeAddon {
   getpid(): number;
   /** malloc_trim(0): return freed C-heap pages to the OS. */
   mallocTrim(): boolean;
+  /** Bytes of a mapping resident in RAM (mincore). */
+  residentBytes(buffer: ArrayBuffer): number;
   /**
    * Calls onReadable on the main thread when fd becomes readable. One-shot, re-armed
    * after the callback returns: the callback must read the fd until EAGAIN.

@@ -69,6 +69,11 @@ export class Board {
     }
   }
 
+  /** Bytes of guest RAM the host has actually backed (pages the guest touched). */
+  guestResidentBytes(): number {
+    return native().residentBytes(this.ram);
+  }
+
   destroy(): void {
     for (const v of this.vcpuFds) {
       try { v.close(); } catch { /* already closed */ }

@@ -62,6 +62,11 @@ export class Machine extends EventEmitter implements VmControl {
     this.kvm = opts.kvm ?? KvmSystem.open();
   }
 
+  /** Host memory the VMM uses beyond the guest RAM it backs: process RSS minus resident guest pages. */
+  vmmOverheadBytes(): number {
+    return process.memoryUsage.rss() - (this.board?.guestResidentBytes() ?? 0);
+  }
+
   runState(): RunState {
     return this.state;
   }

@@ -95,6 +95,15 @@ export class GuestMemory {
   writeU64(gpa: number, v: bigint): void { this.dv(gpa, 8).setBigUint64(0, v, true); this.onWrite?.(gpa, 8); }
 
   /**
+   * Reports a write the VMM made through a `view()` (e.g. an async file read straight into
+   * guest RAM), so `onWrite` sees it like the write paths above. Bounds-checked.
+   */
+  markWritten(gpa: number, length: number): void {
+    this.regionFor(gpa, length);
+    this.onWrite?.(gpa, length);
+  }
+
+  /**
    * Called after every VMM write into guest RAM. KVM's dirty log does not see
    * writes made by the VMM itself, so migration and replication hook in here.
    */

@@ -3,14 +3,8 @@
  * reader (readonly=on) or a sharing writer (share-rw=on) a shared one, so a second VMM
  * cannot open the same image for writing by mistake. The locks are Linux open-file-
  * description locks (fcntl F_OFD_SETLK on the whole file): they belong to the open file,
- * work between processes and are released when the fd is closed. Node has no fcntl, so the lock comes from the native addon; `ofdLock`
- * must be:
- *
- *   ofdLock(fd: number, exclusive: boolean): boolean
- *     fcntl(fd, F_OFD_SETLK, { l_type: exclusive ? F_WRLCK : F_RDLCK, l_whence: SEEK_SET,
- *           l_start: 0, l_len: 0 })
- *     -> true on success, false on EAGAIN/EACCES (someone else holds a conflicting lock),
- *        throws (errno) otherwise.
+ * work between processes and are released when the fd is closed. Node has no fcntl, so
+ * the lock comes from the native addon (native/file_ops.c, ofdLock).
  */
 import { native } from '../kvm/native.js';
 
@@ -19,17 +13,12 @@ export interface ImageLocker {
   lock(fd: number, exclusive: boolean): boolean;
 }
 
-type OfdLock = (fd: number, exclusive: boolean) => boolean;
-
-/** The addon's OFD locker, or undefined while the addon does not provide `ofdLock` yet. */
+/** The addon's OFD locker, or undefined when the addon is not built (callers decide whether to run unlocked). */
 export function nativeImageLocker(): ImageLocker | undefined {
-  let fn: OfdLock | undefined;
   try {
-    fn = (native() as unknown as { ofdLock?: OfdLock }).ofdLock;
+    const addon = native();
+    return { lock: (fd, exclusive) => addon.ofdLock(fd, exclusive) };
   } catch {
-    return undefined; // addon not built: callers decide whether to run without locking
+    return undefined;
   }
-  if (typeof fn !== 'function') return undefined;
-  const ofdLock = fn;
-  return { lock: (fd, exclusive) => ofdLock(fd, exclusive) };
 }

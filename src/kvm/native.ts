@@ -30,6 +30,10 @@ export interface NativeAddon {
   getpid(): number;
   /** malloc_trim(0): return freed C-heap pages to the OS. */
   mallocTrim(): boolean;
+  /** fcntl(F_OFD_SETLK) over the whole file: true when locked, false when someone else holds a conflicting lock. */
+  ofdLock(fd: number, exclusive: boolean): boolean;
+  /** fallocate(PUNCH_HOLE|KEEP_SIZE). */
+  punchHole(fd: number, offset: number, length: number): void;
   /** Bytes of a mapping resident in RAM (mincore). */
   residentBytes(buffer: ArrayBuffer): number;
   /**

@@ -1,11 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fstatSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawImage } from '../../src/block/raw-image.js';
 import { BlockIoError, ImageFormatError, ImageLockedError, ImageOpenError, ImageOptionError } from '../../src/block/errors.js';
-import type { ImageLocker } from '../../src/block/image-lock.js';
+import { nativeImageLocker, type ImageLocker } from '../../src/block/image-lock.js';
+import { spawn } from 'node:child_process';
 
 function tempImage(content: Uint8Array = new Uint8Array(8192)) {
   const dir = mkdtempSync(join(tmpdir(), 'cuju-raw-'));
@@ -14,18 +15,13 @@ function tempImage(content: Uint8Array = new Uint8Array(8192)) {
   return { dir, path, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-/** OFD-lock semantics per file (dev:ino) in one process: any number of shared holders, or one exclusive. */
-class FakeLocks implements ImageLocker {
-  readonly held = new Map<string, { exclusive: boolean; count: number }>();
+/** The real OFD locker (native addon), recording what was asked of it. */
+class RecordingLocks implements ImageLocker {
   readonly requests: boolean[] = [];
+  private readonly real = nativeImageLocker()!;
   lock(fd: number, exclusive: boolean): boolean {
     this.requests.push(exclusive);
-    const st = fstatSync(fd);
-    const key = `${st.dev}:${st.ino}`;
-    const h = this.held.get(key);
-    if (h && (h.exclusive || exclusive)) return false;
-    this.held.set(key, { exclusive, count: (h?.count ?? 0) + 1 });
-    return true;
+    return this.real.lock(fd, exclusive);
   }
 }
 
@@ -78,7 +74,7 @@ test('permission denied names the fix (readonly=on)', async (ctx) => {
 
 test('locking: a writer takes an exclusive lock; a second writer or a reader is refused', async () => {
   const t = tempImage();
-  const locks = new FakeLocks();
+  const locks = new RecordingLocks();
   try {
     const a = await RawImage.open({ path: t.path, locker: locks });
     assert.equal(a.locked, true);
@@ -93,7 +89,7 @@ test('locking: a writer takes an exclusive lock; a second writer or a reader is 
 
 test('locking: readers and share-rw=on writers take shared locks and coexist', async () => {
   const t = tempImage();
-  const locks = new FakeLocks();
+  const locks = new RecordingLocks();
   try {
     const r = await RawImage.open({ path: t.path, locker: locks, readonly: true });
     const w = await RawImage.open({ path: t.path, locker: locks, shareRw: true });
@@ -102,6 +98,30 @@ test('locking: readers and share-rw=on writers take shared locks and coexist', a
     await r.close();
     await w.close();
   } finally {
+    t.cleanup();
+  }
+});
+
+test('locking works across processes: an image held by another process is refused', async () => {
+  const t = tempImage();
+  // Another process takes the exclusive lock the way cuju does, then waits.
+  const holder = spawn(process.execPath, ['--input-type=module', '-e', `
+    const { RawImage } = await import(${JSON.stringify(new URL('../../src/block/raw-image.js', import.meta.url).href)});
+    const { nativeImageLocker } = await import(${JSON.stringify(new URL('../../src/block/image-lock.js', import.meta.url).href)});
+    await RawImage.open({ path: ${JSON.stringify(t.path)}, locker: nativeImageLocker() });
+    process.stdout.write('locked\\n');
+    setInterval(() => {}, 1000);
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve) => holder.stdout.on('data', (d: Buffer) => { if (d.toString().includes('locked')) resolve(); }));
+    await assert.rejects(RawImage.open({ path: t.path, locker: nativeImageLocker()! }), (e: Error) => e instanceof ImageLockedError && /in use by another process/.test(e.message));
+    holder.kill('SIGKILL');
+    await new Promise((r) => holder.on('exit', r));
+    const img = await RawImage.open({ path: t.path, locker: nativeImageLocker()! });
+    assert.equal(img.locked, true, 'the lock went away with the process that held it');
+    await img.close();
+  } finally {
+    holder.kill('SIGKILL');
     t.cleanup();
   }
 });

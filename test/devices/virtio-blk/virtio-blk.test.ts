@@ -64,10 +64,11 @@ test('config space and features: capacity in sectors, SEG_MAX, BLK_SIZE, FLUSH; 
     const f = drv.transport.negotiatedFeatures;
     assert.ok(f & P.VIRTIO_BLK_F_FLUSH && f & P.VIRTIO_BLK_F_SEG_MAX && f & P.VIRTIO_BLK_F_BLK_SIZE);
     assert.equal(f & P.VIRTIO_BLK_F_RO, 0n);
-    assert.equal(f & P.VIRTIO_BLK_F_DISCARD, 0n, 'raw images cannot punch holes without fallocate');
+    assert.ok(f & P.VIRTIO_BLK_F_DISCARD, 'writable raw images punch holes for DISCARD');
     await image.close();
     const ro = await RawImage.open({ path, locker: null, readonly: true });
     assert.ok(new VirtioBlk({ backend: ro }).features & P.VIRTIO_BLK_F_RO);
+    assert.equal(new VirtioBlk({ backend: ro }).features & P.VIRTIO_BLK_F_DISCARD, 0n, 'no DISCARD on read-only images');
     await ro.close();
   });
 });
@@ -120,9 +121,26 @@ test('FLUSH, GET_ID (20-byte serial), unknown types UNSUPP', async () => {
     serial.write('serial-123');
     assert.deepEqual(Buffer.from(drv.mem.read(id.buffers[1].gpa, 20)), serial);
     assert.equal((await request([{ data: header(99) }, { writable: 1 }])).status, P.VIRTIO_BLK_S_UNSUPP);
-    assert.equal((await request([{ data: header(P.VIRTIO_BLK_T_DISCARD) }, { data: new Uint8Array(16) }, { writable: 1 }])).status, P.VIRTIO_BLK_S_UNSUPP);
     await image.close();
   });
+});
+
+test('DISCARD punches a hole: the range reads back as zeros, the rest is kept', async () => {
+  await withImage(async (path) => {
+    const image = await RawImage.open({ path, locker: null });
+    const { request } = await blkOn(image);
+    // struct virtio_blk_discard_write_zeroes { le64 sector; le32 num_sectors; le32 flags; }
+    const seg = new Uint8Array(16);
+    const dv = new DataView(seg.buffer);
+    dv.setBigUint64(0, 8n, true); // sectors 8..23 = bytes 4096..12287
+    dv.setUint32(8, 16, true);
+    assert.equal((await request([{ data: header(P.VIRTIO_BLK_T_DISCARD) }, { data: seg }, { writable: 1 }])).status, P.VIRTIO_BLK_S_OK);
+    await image.close();
+    const after = readFileSync(path);
+    assert.ok(after.subarray(4096, 12288).every((b) => b === 0), 'discarded range is zero');
+    assert.deepEqual(after.subarray(0, 4096), Buffer.from(pattern(DISK, 3).subarray(0, 4096)), 'data before the range kept');
+    assert.deepEqual(after.subarray(12288), Buffer.from(pattern(DISK, 3).subarray(12288)), 'data after the range kept');
+  }, Uint8Array.from(pattern(DISK, 3)));
 });
 
 test('out-of-range and misaligned transfers fail with IOERR, the file untouched', async () => {

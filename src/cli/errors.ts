@@ -6,7 +6,8 @@
 const USER_ERRORS = new Set([
   'UsageError', 'InputFileError', 'UnsupportedError', 'KvmUnavailableError', 'KernelFormatError', 'InitrdTooLargeError',
   'CmdlineTooLongError', 'VmSetupError', 'ChardevError', 'MonitorError', 'BootParamsError', 'NativeAddonMissingError',
-  'CpuidConfigError', 'E820Error',
+  'CpuidConfigError', 'E820Error', 'ImageOpenError', 'ImageFormatError', 'ImageLockedError', 'ImageOptionError',
+  'TapError', 'BadMacError', 'VirtioLayoutError',
 ]);
 
 export function describeError(e: unknown): string {

@@ -16,15 +16,14 @@ import { startMonitors } from '../monitor/start.js';
 import type { MonitorSpec } from '../monitor/spec.js';
 import { setPtyAllocator } from '../chardev/pty.js';
 import { nativePtyAllocator } from '../chardev/native-pty.js';
+import { resolveDevices } from './args/devices.js';
+import { openDevices } from './open-devices.js';
+import { UnsupportedError } from './unsupported-error.js';
 
 export class InputFileError extends Error {
   override readonly name = 'InputFileError';
 }
 
-/** A flag the parser accepts for compatibility whose feature this build lacks. */
-export class UnsupportedError extends Error {
-  override readonly name = 'UnsupportedError';
-}
 
 function readInput(what: string, flag: string, path: string): Uint8Array {
   try {
@@ -63,10 +62,8 @@ async function run(argv: string[]): Promise<void> {
   const say = (line: string) => process.stderr.write(`cuju: ${line}\n`);
   for (const note of cmd.notes) say(`note: ${note}`);
   if (config.incoming) throw new UnsupportedError(`-incoming ${config.incoming.raw}: incoming migration is not implemented in this build yet`);
-  const devices = [...config.drives, ...config.devices, ...config.netdevs, ...config.nets];
-  if (devices.length > 0) {
-    throw new UnsupportedError(`-${devices[0].flag} ${devices[0].text}: block and network devices are not implemented in this build yet`);
-  }
+  const resolved = resolveDevices(config);
+  for (const note of resolved.notes) say(`note: ${note}`);
   if (!config.kernel) throw new InputFileError('no kernel given: use -kernel PATH (cuju boots Linux directly; disk boot is not supported)');
   const kernel = readInput('kernel', '-kernel', config.kernel);
   const initrd = config.initrd ? readInput('initrd', '-initrd', config.initrd) : undefined;
@@ -75,6 +72,7 @@ async function run(argv: string[]): Promise<void> {
   say(backendNote(kvm.backend));
   setPtyAllocator(nativePtyAllocator);
 
+  const devices = await openDevices(resolved.devices);
   let serial: SerialBackend | undefined;
   const machine = new Machine({
     name: config.name ?? 'cuju',
@@ -84,10 +82,18 @@ async function run(argv: string[]): Promise<void> {
     noShutdown: config.noShutdown,
     images: { kernel, initrd, cmdline: fullCmdline(config.append, kvm.backend) },
     serialOutput: (bytes) => serial?.output(bytes),
+    virtio: devices.factories,
+    warn: (m) => say(`warning: ${m}`),
     kvm,
   });
   // Everything that can fail on user input is opened before the guest starts.
-  const monitors = await startMonitors(machine, config.monitors as MonitorSpec[], { notice: say });
+  let monitors;
+  try {
+    monitors = await startMonitors(machine, config.monitors as MonitorSpec[], { notice: say });
+  } catch (e) {
+    await devices.close();
+    throw e;
+  }
   try {
     serial = await openSerialBackend(config.serial[0], {
       toGuest: (b) => machine.serialInput(b),
@@ -95,7 +101,7 @@ async function run(argv: string[]): Promise<void> {
       notice: say,
     });
   } catch (e) {
-    await monitors.close();
+    await Promise.allSettled([monitors.close(), devices.close()]);
     throw e;
   }
   machine.on('crash', (msg: string) => process.stderr.write(`\ncuju: ${msg}\n`));
@@ -107,7 +113,7 @@ async function run(argv: string[]): Promise<void> {
   });
   machine.on('exit', (code: number) => {
     // Let monitors flush the SHUTDOWN event and remove their sockets before the process ends.
-    void Promise.allSettled([serial?.close(), monitors.close()]).finally(() => {
+    void Promise.allSettled([serial?.close(), monitors.close(), devices.close()]).finally(() => {
       if (config.pidfile) rmSync(config.pidfile, { force: true });
       process.exit(code);
     });
@@ -121,7 +127,7 @@ async function run(argv: string[]): Promise<void> {
   try {
     machine.start();
   } catch (e) {
-    await Promise.allSettled([serial.close(), monitors.close()]);
+    await Promise.allSettled([serial.close(), monitors.close(), devices.close()]);
     throw e;
   }
   if (config.pidfile) writePidfile(config.pidfile);

@@ -18,6 +18,7 @@ import { Vcpu, type VcpuStopReason } from './vcpu.js';
 import { formatRegisters } from './registers-text.js';
 import { RipSampler } from './rip-sampler.js';
 import { collectGarbage } from './release-memory.js';
+import { wireVirtioDevices, type VirtioDeviceFactory, type WiredVirtio } from './virtio-wiring.js';
 import { readVirtual } from '../x86/page-walk.js';
 import { BootTimer, BOOT_TIMER_GPA, BOOT_TIMER_SIZE } from '../devices/boot-timer/boot-timer.js';
 import { CmosRtc } from '../devices/rtc/cmos-rtc.js';
@@ -37,6 +38,10 @@ export interface MachineOptions {
   noReboot: boolean;
   /** -no-shutdown: a guest power-off stops the VM but keeps the VMM (and its monitors). */
   noShutdown?: boolean;
+  /** virtio devices, in slot order (their back ends outlive resets; models are rebuilt). */
+  virtio?: VirtioDeviceFactory[];
+  /** Diagnostics from devices (a guest driver that broke a queue, ...). */
+  warn?: (message: string) => void;
   /** Bytes the guest writes to its serial console. */
   serialOutput: (bytes: Uint8Array) => void;
   kvm?: KvmSystem;
@@ -47,6 +52,7 @@ export class Machine extends EventEmitter implements VmControl {
   readonly kvm: KvmSystem;
   private state: RunState = 'prelaunch';
   private board?: Board;
+  private virtio?: WiredVirtio;
   private vcpus: Vcpu[] = [];
   private serial?: Uart16550;
   private pendingSerialInput: Uint8Array[] = [];
@@ -127,7 +133,9 @@ export class Machine extends EventEmitter implements VmControl {
     pio.register(POWER_PORT, 1, 'cuju-power', new PowerPort(() => this.guestPowerOff()));
     mmio.register(BOOT_TIMER_GPA, BOOT_TIMER_SIZE, 'boot-timer', new BootTimer(() => this.onBootTimer()));
     const host = { pio, mmio, onVcpuStop: (v: Vcpu, r: VcpuStopReason) => this.onVcpuStop(v, r) };
-    loadForBoot(board.mem, this.opts.images, this.opts.cpus, board.vcpuFds[0]);
+    this.virtio = wireVirtioDevices(board, mmio, this.opts.virtio ?? [], this.opts.warn ?? (() => {}));
+    const images = { ...this.opts.images, cmdline: [this.opts.images.cmdline, ...this.virtio.cmdline].join(' ') };
+    loadForBoot(board.mem, images, this.opts.cpus, board.vcpuFds[0]);
     this.vcpus = board.vcpuFds.map((fd, i) => new Vcpu(i, fd, host));
     for (const v of this.vcpus) v.start();
   }
@@ -135,6 +143,9 @@ export class Machine extends EventEmitter implements VmControl {
   private teardown(): void {
     for (const v of this.vcpus) v.destroy();
     this.vcpus = [];
+    for (const t of this.virtio?.transports ?? []) t.hostReset();
+    this.virtio?.dispose();
+    this.virtio = undefined;
     this.board?.destroy();
     this.board = undefined;
   }

@@ -52,8 +52,8 @@ test('a non-KVM accelerator is refused, not ignored', () => {
 });
 
 test('repeated inert flags note once', () => {
-  const { notes } = run('-net nic -net tap -net user');
-  assert.equal(notes.filter((n) => n.startsWith('-net:')).length, 1);
+  const { notes } = run('-enable-kvm -enable-kvm -vga std -vga none');
+  assert.equal(notes.filter((n) => n.startsWith('-enable-kvm:')).length, 1);
   assert.equal(run('-net nic -net tap -net user').config.nets.length, 3);
 });
 

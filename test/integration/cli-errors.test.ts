@@ -39,8 +39,13 @@ test('unknown flag, bad -m, missing value', () => {
 });
 
 test('flags accepted for compatibility whose feature is missing are refused clearly', () => {
-  assertOneLineError(cuju(['-kernel', 'k', '-drive', 'file=a.img,format=raw,if=virtio']), /-drive file=a\.img.*not implemented in this build yet/);
   assertOneLineError(cuju(['-kernel', 'k', '-incoming', 'tcp:0:4441,ft_mode']), /-incoming tcp:0:4441,ft_mode: incoming migration is not implemented/);
+});
+
+test('disk images: missing, qcow2, and locked by another VMM', { skip: kvmSkipReason() }, () => {
+  assertOneLineError(cuju(['-m', '64', '-kernel', KERNEL, '-drive', `file=${join(dir, 'none.img')},format=raw,if=virtio`]), /none\.img/);
+  assertOneLineError(cuju(['-m', '64', '-kernel', KERNEL, '-drive', `file=${join(dir, 'x.img')},format=qcow2,if=virtio`]), /format 'qcow2' is not supported/);
+  assertOneLineError(cuju(['-m', '64', '-kernel', KERNEL, '-device', 'virtio-blk,drive=nope']), /drive=nope names no -drive/);
 });
 
 test('missing kernel file and missing kernel flag', () => {

@@ -9,7 +9,7 @@ export type HelpGroup =
   | 'Standard options'
   | 'Boot'
   | 'Character devices and monitors'
-  | 'Block and network devices (parsed, not used yet)'
+  | 'Block, network and other devices'
   | 'Process and migration'
   | 'Cuju fault tolerance (reserved)'
   | 'Accepted for QEMU compatibility (no effect)';
@@ -18,7 +18,7 @@ export const HELP_GROUP_ORDER: readonly HelpGroup[] = [
   'Standard options',
   'Boot',
   'Character devices and monitors',
-  'Block and network devices (parsed, not used yet)',
+  'Block, network and other devices',
   'Process and migration',
   'Cuju fault tolerance (reserved)',
   'Accepted for QEMU compatibility (no effect)',

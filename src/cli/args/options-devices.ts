@@ -8,7 +8,7 @@ import type { ParseState } from './parse-state.js';
 import type { RawOption } from './vm-config.js';
 import { parseKeyValue } from './key-value.js';
 
-const GROUP = 'Block and network devices (parsed, not used yet)';
+const GROUP = 'Block, network and other devices';
 
 type RawList = 'drives' | 'devices' | 'netdevs' | 'nets';
 
@@ -31,7 +31,6 @@ function rawOption(name: string, list: RawList, impliedKey: string | undefined, 
       const entries = [...parseKeyValue(value, { impliedKey, flag }).entries];
       const raw: RawOption = { flag: name, text: value, entries };
       state[list].push(raw);
-      state.note(`${flag}: parsed but not used yet (cuju has no block or network devices so far)`);
     },
   };
 }

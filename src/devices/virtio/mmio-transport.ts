@@ -145,6 +145,11 @@ export class VirtioMmioTransport implements BusDevice {
     }
   }
 
+  /** A machine reset: the same as the driver writing Status = 0 (work in flight is dropped). */
+  hostReset(): void {
+    this.reset();
+  }
+
   /** The driver notified queue `index` (QueueNotify write or its ioeventfd). */
   notify(index: number): void {
     if (!this.live) return;

@@ -1,0 +1,49 @@
+/**
+ * Opens the host back ends of the devices the command line asked for (image files,
+ * taps) before the guest starts, so every user mistake is reported first, and returns
+ * the factories the machine builds its device models from.
+ */
+import { RawImage } from '../block/raw-image.js';
+import { nativeImageLocker } from '../block/image-lock.js';
+import { VirtioBlk } from '../devices/virtio-blk/virtio-blk.js';
+import { VirtioRng } from '../devices/virtio-rng/virtio-rng.js';
+import type { VirtioDeviceFactory } from '../vm/virtio-wiring.js';
+import type { DeviceSpec } from './args/devices.js';
+import { UnsupportedError } from './unsupported-error.js';
+
+export interface OpenedDevices {
+  factories: VirtioDeviceFactory[];
+  close(): Promise<void>;
+}
+
+export async function openDevices(specs: readonly DeviceSpec[]): Promise<OpenedDevices> {
+  const factories: VirtioDeviceFactory[] = [];
+  const closers: (() => Promise<void>)[] = [];
+  const close = async () => {
+    await Promise.allSettled(closers.map((c) => c()));
+  };
+  try {
+    for (const spec of specs) {
+      switch (spec.kind) {
+        case 'virtio-blk': {
+          const image = await RawImage.open({
+            path: spec.file, format: spec.format, readonly: spec.readonly, cache: spec.cache,
+            shareRw: spec.shareRw, locker: nativeImageLocker() ?? null,
+          });
+          closers.push(() => image.close());
+          factories.push({ name: `virtio-blk ${spec.id}`, create: () => new VirtioBlk({ backend: image, serial: spec.serial ?? spec.id }) });
+          break;
+        }
+        case 'virtio-rng':
+          factories.push({ name: `virtio-rng ${spec.id}`, create: () => new VirtioRng() });
+          break;
+        case 'virtio-net':
+          throw new UnsupportedError(`network device ${spec.id}: virtio-net is not implemented in this build yet`);
+      }
+    }
+  } catch (e) {
+    await close();
+    throw e;
+  }
+  return { factories, close };
+}

@@ -1,0 +1,54 @@
+/**
+ * The busybox binary that makes up the guest's user space: Debian's busybox-static,
+ * with one symlink per applet at the path busybox itself reports.
+ */
+import { readFile } from 'node:fs/promises';
+import { GuestBuildError } from './errors.js';
+import { run } from './run.js';
+
+export const BUSYBOX_PATH = '/bin/busybox';
+
+/** Applet paths relative to / (e.g. "bin/sh", "sbin/init", "usr/bin/awk"). */
+export async function busyboxApplets(busybox: string = BUSYBOX_PATH): Promise<string[]> {
+  const result = await run(busybox, ['--list-full']);
+  const applets = result.stdout
+    .split('\n')
+    .map((l) => l.trim().replace(/^\/+/, ''))
+    .filter((l) => l !== '' && l !== 'bin/busybox');
+  if (applets.length === 0) throw new GuestBuildError(`${busybox} --list-full listed no applets`);
+  return applets;
+}
+
+const PT_INTERP = 3;
+
+/**
+ * True when the ELF file has no program interpreter, i.e. it is statically linked
+ * and runs in an initramfs that has no libc.
+ */
+export function isStaticElf(image: Uint8Array): boolean {
+  const view = new DataView(image.buffer, image.byteOffset, image.byteLength);
+  const isElf64Le = image.length >= 64 && view.getUint32(0, false) === 0x7f454c46 && image[4] === 2 && image[5] === 1;
+  if (!isElf64Le) return false;
+  const phoff = Number(view.getBigUint64(32, true));
+  const phentsize = view.getUint16(54, true);
+  const phnum = view.getUint16(56, true);
+  for (let i = 0; i < phnum; i++) {
+    const at = phoff + i * phentsize;
+    if (at + 4 > image.length) return false;
+    if (view.getUint32(at, true) === PT_INTERP) return false;
+  }
+  return true;
+}
+
+export async function readStaticBusybox(busybox: string = BUSYBOX_PATH): Promise<Buffer> {
+  const image = await readFile(busybox).catch((err: Error) => {
+    throw new GuestBuildError(`cannot read ${busybox} (${err.message}). Install the busybox-static package.`);
+  });
+  if (!isStaticElf(image)) {
+    throw new GuestBuildError(
+      `${busybox} is not a static 64-bit executable, so it cannot run in the initramfs. ` +
+        'Install the busybox-static package (it replaces the dynamic busybox).',
+    );
+  }
+  return image;
+}

@@ -5,15 +5,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventFd } from '../../src/kvm/eventfd.js';
-import { KvmSystem } from '../../src/kvm/system.js';
-import { VmFd } from '../../src/kvm/vm-fd.js';
-import { VcpuFd } from '../../src/kvm/vcpu-fd.js';
-import { native } from '../../src/kvm/native.js';
-import { GuestMemory } from '../../src/memory/guest-memory.js';
 import { IoBus } from '../../src/vm/io-bus.js';
 import { Vcpu } from '../../src/vm/vcpu.js';
-import { bootRegs, longModeSregs, writeLongModeTables } from '../../src/x86/long-mode.js';
 import { kvmSkipReason } from '../helpers/kvm.js';
+import { longModeVm, TINY_RAM } from '../helpers/long-mode-vm.js';
 
 test('a watched eventfd calls back once per burst of signals, and stops after unwatch', { timeout: 10_000 }, async () => {
   const efd = new EventFd();
@@ -35,27 +30,15 @@ test('a watched eventfd calls back once per burst of signals, and stops after un
 });
 
 test('KVM_IOEVENTFD turns guest MMIO writes into eventfd signals without exits', { skip: kvmSkipReason(), timeout: 20_000 }, async () => {
-  const RAM = 2 * 1024 * 1024;
   const NOTIFY = 0xd0001050;
-  const kvm = KvmSystem.open();
-  const vm = new VmFd(kvm.createVmFd());
-  vm.setTssAddr(0xfffbd000);
-  const ram = native().mmapAnonymous(RAM);
-  vm.setUserMemoryRegion(0, 0, RAM, native().addressOf(ram));
-  const mem = new GuestMemory([{ gpa: 0, size: RAM, bytes: new Uint8Array(ram) }]);
-  writeLongModeTables(mem);
-  // mov eax,2; mov [0xd0001050],eax (32-bit absolute via rbx); out 0x10,al; hlt-loop
   // mov ebx, 0xd0001050 ; mov dword [rbx], 2 ; mov dword [rbx], 7 ; out 0x10, al ; jmp $
-  mem.write(0x100000, Uint8Array.from([
+  const { vm, fd, mem, close } = longModeVm([
     0xbb, 0x50, 0x10, 0x00, 0xd0,
     0xc7, 0x03, 0x02, 0x00, 0x00, 0x00,
     0xc7, 0x03, 0x07, 0x00, 0x00, 0x00,
     0xe6, 0x10,
     0xeb, 0xfe,
-  ]));
-  const fd = new VcpuFd(vm.createVcpu(0), 0, kvm.vcpuMmapSize);
-  fd.setSregs(longModeSregs(fd.getSregs()));
-  fd.setRegs(bootRegs(0x100000, 0));
+  ]);
   const efd = new EventFd();
   vm.ioeventfd(NOTIFY, 4, efd.fd, { datamatch: 2n });
   const mmioWrites: number[] = [];
@@ -74,8 +57,6 @@ test('KVM_IOEVENTFD turns guest MMIO writes into eventfd signals without exits',
   assert.deepEqual(mmioWrites, [0x50, 7], 'only the non-matching write exited to the VMM');
   vcpu.destroy();
   efd.close();
-  fd.close();
-  vm.close();
-  kvm.close();
-  assert.equal(mem.size, RAM);
+  assert.equal(mem.size, TINY_RAM);
+  close();
 });

@@ -4,40 +4,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KvmSystem } from '../../src/kvm/system.js';
-import { VmFd } from '../../src/kvm/vm-fd.js';
-import { VcpuFd } from '../../src/kvm/vcpu-fd.js';
-import { native } from '../../src/kvm/native.js';
-import { GuestMemory } from '../../src/memory/guest-memory.js';
 import { IoBus } from '../../src/vm/io-bus.js';
 import { Vcpu, type VcpuStopReason } from '../../src/vm/vcpu.js';
 import { kvmSkipReason } from '../helpers/kvm.js';
-import { bootRegs, longModeSregs, writeLongModeTables } from '../../src/x86/long-mode.js';
+import { CODE_GPA, longModeVm, TINY_RAM } from '../helpers/long-mode-vm.js';
 
-const RAM = 2 * 1024 * 1024;
-const CODE = 0x100000;
 const opts = { skip: kvmSkipReason(), timeout: 20_000 };
 
-/** A VM in 64-bit mode (real mode is not run natively by every backend) running `code` at 1 MiB. */
-function longModeVm(code: number[]) {
-  const kvm = KvmSystem.open();
-  const vm = new VmFd(kvm.createVmFd());
-  vm.setTssAddr(0xfffbd000);
-  const ram = native().mmapAnonymous(RAM);
-  vm.setUserMemoryRegion(0, 0, RAM, native().addressOf(ram));
-  const mem = new GuestMemory([{ gpa: 0, size: RAM, bytes: new Uint8Array(ram) }]);
-  writeLongModeTables(mem);
-  mem.write(CODE, Uint8Array.from(code));
-  const fd = new VcpuFd(vm.createVcpu(0), 0, kvm.vcpuMmapSize);
-  fd.setSregs(longModeSregs(fd.getSregs()));
-  fd.setRegs(bootRegs(CODE, 0));
-  return { kvm, vm, fd, mem };
-}
 
 test('port-I/O exits reach the device and a pause parks the vCPU', opts, async () => {
   // mov al,0x41; out 0x10,al; inc al; jmp back to the out
-  // `mem` keeps the RAM mapping alive: an unreferenced ArrayBuffer is unmapped by GC.
-  const { kvm, vm, fd, mem } = longModeVm([0xb0, 0x41, 0xe6, 0x10, 0xfe, 0xc0, 0xeb, 0xfa]);
+  const { fd, mem, close } = longModeVm([0xb0, 0x41, 0xe6, 0x10, 0xfe, 0xc0, 0xeb, 0xfa]);
   const seen: number[] = [];
   const pio = new IoBus('pio');
   let enough: () => void;
@@ -76,14 +53,12 @@ test('port-I/O exits reach the device and a pause parks the vCPU', opts, async (
   await vcpu.pause();
   assert.deepEqual(stops, []);
   vcpu.destroy();
-  assert.equal(mem.size, RAM);
-  fd.close();
-  vm.close();
-  kvm.close();
+  assert.equal(mem.size, TINY_RAM);
+  close();
 });
 
 test('a vCPU spinning without exits is kicked out of KVM_RUN', opts, async () => {
-  const { kvm, vm, fd, mem } = longModeVm([0xeb, 0xfe]); // jmp $
+  const { fd, mem, close } = longModeVm([0xeb, 0xfe]); // jmp $
   const vcpu = new Vcpu(0, fd, { pio: new IoBus('pio'), mmio: new IoBus('mmio'), onVcpuStop: () => 'park' });
   vcpu.start();
   vcpu.resume();
@@ -94,10 +69,8 @@ test('a vCPU spinning without exits is kicked out of KVM_RUN', opts, async () =>
   assert.equal(vcpu.isRunning, false);
   assert.ok(ms < 2000, `kick took ${ms} ms`);
   const regs = fd.getRegs();
-  assert.equal(regs.rip, BigInt(CODE), 'RIP still at the spin loop');
+  assert.equal(regs.rip, BigInt(CODE_GPA), 'RIP still at the spin loop');
   vcpu.destroy();
-  assert.equal(mem.size, RAM);
-  fd.close();
-  vm.close();
-  kvm.close();
+  assert.equal(mem.size, TINY_RAM);
+  close();
 });

@@ -93,11 +93,13 @@ export class GuestVm {
   async run(cmd: string, timeoutMs = 120_000): Promise<{ out: string; status: number }> {
     const tag = `__CUJU_${++this.seq}_${process.pid}__`;
     const from = this.output.length;
-    this.child.stdin!.write(`${cmd}; echo ${tag} $?\n`);
+    // printf's arguments are expanded before it runs, so $? is the command's status; the
+    // leading newline keeps the marker on its own line even when the output has none.
+    this.child.stdin!.write(`${cmd}; printf '\\n%s %s\\n' ${tag} $?\n`);
     const m = await this.waitFor(new RegExp(`\\n${tag} (\\d+)`), timeoutMs, from);
     const text = this.output.slice(from, from + this.output.slice(from).indexOf(m[0]));
-    // Drop the echoed command line.
-    const out = text.split('\n').slice(1).join('\n').replace(/\r/g, '');
+    // Drop the echoed command line and the newline printf added.
+    const out = text.split('\n').slice(1).join('\n').replace(/\r/g, '').replace(/\n$/, '');
     return { out, status: Number(m[1]) };
   }
 

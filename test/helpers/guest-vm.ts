@@ -23,8 +23,11 @@ export function guestSkipReason(): string | false {
   return false;
 }
 
-/** Booting takes ~1.5 minutes where the guest kernel is emulated (kvm_pvm). */
-export const BOOT_TIMEOUT_MS = 6 * 60_000;
+/**
+ * Booting takes ~1.5-3 minutes where the guest kernel is emulated (kvm_pvm), more with
+ * -smp 2 (two emulated CPUs share the host's two cores) or a busy machine.
+ */
+export const BOOT_TIMEOUT_MS = 10 * 60_000;
 
 export interface GuestOptions {
   memoryMiB?: number;

@@ -72,7 +72,7 @@ async function run(argv: string[]): Promise<void> {
   say(backendNote(kvm.backend));
   setPtyAllocator(nativePtyAllocator);
 
-  const devices = await openDevices(resolved.devices);
+  const devices = await openDevices(resolved.devices, (m) => say(`warning: ${m}`));
   let serial: SerialBackend | undefined;
   const machine = new Machine({
     name: config.name ?? 'cuju',

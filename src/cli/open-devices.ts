@@ -9,14 +9,17 @@ import { VirtioBlk } from '../devices/virtio-blk/virtio-blk.js';
 import { VirtioRng } from '../devices/virtio-rng/virtio-rng.js';
 import type { VirtioDeviceFactory } from '../vm/virtio-wiring.js';
 import type { DeviceSpec } from './args/devices.js';
-import { UnsupportedError } from './unsupported-error.js';
+import { Tap } from '../net/tap.js';
+import { MacAddress } from '../net/mac.js';
+import { VirtioNet } from '../devices/virtio-net/virtio-net.js';
 
 export interface OpenedDevices {
   factories: VirtioDeviceFactory[];
   close(): Promise<void>;
 }
 
-export async function openDevices(specs: readonly DeviceSpec[]): Promise<OpenedDevices> {
+export async function openDevices(specs: readonly DeviceSpec[], warn: (message: string) => void): Promise<OpenedDevices> {
+  let nicIndex = 0;
   const factories: VirtioDeviceFactory[] = [];
   const closers: (() => Promise<void>)[] = [];
   const close = async () => {
@@ -37,8 +40,23 @@ export async function openDevices(specs: readonly DeviceSpec[]): Promise<OpenedD
         case 'virtio-rng':
           factories.push({ name: `virtio-rng ${spec.id}`, create: () => new VirtioRng() });
           break;
-        case 'virtio-net':
-          throw new UnsupportedError(`network device ${spec.id}: virtio-net is not implemented in this build yet`);
+        case 'virtio-net': {
+          const tap = Tap.open({ ifname: spec.ifname });
+          closers.push(async () => tap.close());
+          const mac = spec.mac ? MacAddress.parse(spec.mac) : MacAddress.qemuDefault(nicIndex);
+          nicIndex++;
+          const devices: VirtioNet[] = [];
+          closers.push(async () => { for (const d of devices) d.stopAnnouncing(); });
+          factories.push({
+            name: `virtio-net ${spec.id}`,
+            create: () => {
+              const d = new VirtioNet({ tap, mac, onWarning: warn });
+              devices.push(d);
+              return d;
+            },
+          });
+          break;
+        }
       }
     }
   } catch (e) {

@@ -126,6 +126,8 @@ test('default serial port: stdio with -nographic, discarded otherwise, none with
   assert.deepEqual(graphic.config.serial, [{ kind: 'stdio' }]);
   assert.equal(graphic.config.nographic, true);
   assert.ok(graphic.notes.some((n) => /^-nographic: .*monitor is not multiplexed/.test(n)));
+  const withMonitor = run(['-nographic', '-monitor', 'unix:/tmp/m,server,nowait']);
+  assert.ok(!withMonitor.notes.some((n) => /^-nographic/.test(n)), 'no hint when a monitor is configured');
 
   const plain = run([]);
   assert.deepEqual(plain.config.serial, [{ kind: 'null' }]);

@@ -7,7 +7,7 @@ import { boolOption, parseKeyValue, rejectUnknownKeys } from './key-value.js';
 import { UsageError } from './usage-error.js';
 
 const GROUP = 'Character devices and monitors';
-const SOCKET_HINT = 'unix:PATH,server,nowait';
+export const MONITOR_SOCKET_HINT = 'unix:PATH,server,nowait';
 
 export const CHARDEV_OPTIONS: readonly OptionSpec[] = [
   {
@@ -35,7 +35,7 @@ export const CHARDEV_OPTIONS: readonly OptionSpec[] = [
       if (text.startsWith('mon:')) {
         text = text.slice('mon:'.length);
         state.note(
-          `-serial ${value}: the serial port goes to ${text}; the monitor is not multiplexed onto it (add -monitor ${SOCKET_HINT})`,
+          `-serial ${value}: the serial port goes to ${text}; the monitor is not multiplexed onto it (add -monitor ${MONITOR_SOCKET_HINT})`,
         );
       }
       state.serialRequests.push({ target: parseLegacyChardev(text, '-serial'), text: value });
@@ -74,7 +74,6 @@ export const CHARDEV_OPTIONS: readonly OptionSpec[] = [
     help: 'no display; serial port on stdio unless -serial says otherwise',
     apply(state) {
       state.nographic = true;
-      state.note(`-nographic: serial console on stdio; the monitor is not multiplexed onto it (add -monitor ${SOCKET_HINT})`);
     },
   },
   {

@@ -9,10 +9,12 @@ import type { ChardevTarget } from './chardev-options.js';
 import type { ParseState } from './parse-state.js';
 import type { VmConfig } from './vm-config.js';
 import { UsageError } from './usage-error.js';
+import { MONITOR_SOCKET_HINT } from './options-chardev.js';
 
 /** QEMU's MAX_SERIAL_PORTS. */
 const MAX_SERIAL_PORTS = 4;
 const SOCKET_HINT = 'unix:PATH,server,nowait';
+
 
 export function resolveConfig(state: ParseState): { config: VmConfig; notes: string[] } {
   if (state.daemonize && state.nographic) {
@@ -56,6 +58,10 @@ export function resolveConfig(state: ParseState): { config: VmConfig; notes: str
     nets: state.nets,
     ft: state.ft,
   };
+  if (state.nographic && monitors.length === 0) {
+    // QEMU multiplexes its monitor onto stdio with -nographic; cuju doesn't, so say where it is instead.
+    state.note(`-nographic: serial console on stdio; the monitor is not multiplexed onto it (add -monitor ${MONITOR_SOCKET_HINT})`);
+  }
   return { config, notes: state.notes() };
 }
 

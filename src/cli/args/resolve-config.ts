@@ -13,12 +13,11 @@ import { MONITOR_SOCKET_HINT } from './options-chardev.js';
 
 /** QEMU's MAX_SERIAL_PORTS. */
 const MAX_SERIAL_PORTS = 4;
-const SOCKET_HINT = 'unix:PATH,server,nowait';
 
 
 export function resolveConfig(state: ParseState): { config: VmConfig; notes: string[] } {
   if (state.daemonize && state.nographic) {
-    throw new UsageError(`-nographic cannot be used with -daemonize (use -serial ${SOCKET_HINT} instead)`);
+    throw new UsageError(`-nographic cannot be used with -daemonize (use -serial ${MONITOR_SOCKET_HINT} instead)`);
   }
   const users = new ChardevUsers(state.chardevs);
   const serial = resolveSerial(state, users);
@@ -113,11 +112,11 @@ class ChardevUsers {
 
   checkStdio(daemonize: boolean): void {
     if (daemonize && this.stdioUsers.length > 0) {
-      throw new UsageError(`-daemonize: ${this.stdioUsers[0]} uses stdio, which a daemon does not have (use ${SOCKET_HINT} instead)`);
+      throw new UsageError(`-daemonize: ${this.stdioUsers[0]} uses stdio, which a daemon does not have (use ${MONITOR_SOCKET_HINT} instead)`);
     }
     if (this.stdioUsers.length > 1) {
       throw new UsageError(
-        `${this.stdioUsers[1]}: stdio is already used by ${this.stdioUsers[0]} (cuju cannot multiplex stdio; move one to ${SOCKET_HINT})`,
+        `${this.stdioUsers[1]}: stdio is already used by ${this.stdioUsers[0]} (cuju cannot multiplex stdio; move one to ${MONITOR_SOCKET_HINT})`,
       );
     }
   }

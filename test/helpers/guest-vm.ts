@@ -3,7 +3,7 @@
  * on the child's stdio pipes, monitors on unix sockets in a temp folder. Commands run
  * through the serial console and their output is read back up to a unique marker.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,6 +14,24 @@ export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const KERNEL = join(ROOT, 'guest/out/bzImage');
 export const INITRD = join(ROOT, 'guest/out/initramfs.cpio');
 export const CUJU = join(ROOT, 'bin/cuju.js');
+
+const children = new Set<ChildProcess>();
+let exitHook = false;
+
+/**
+ * Spawns `cuju ARGS`. The VMM is killed when the test process exits, even if the test
+ * timed out or threw before its own clean-up ran, so no VM outlives its test.
+ */
+export function spawnCuju(args: string[], options: SpawnOptions = {}): ChildProcess {
+  const child = spawn(process.execPath, [CUJU, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...options });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
+  }
+  return child;
+}
 
 /** Why a guest-booting test can't run here, or false. */
 export function guestSkipReason(): string | false {
@@ -51,7 +69,7 @@ export class GuestVm {
 
   constructor(opts: GuestOptions = {}) {
     const args = [
-      CUJU, '-m', String(opts.memoryMiB ?? 128), '-smp', String(opts.cpus ?? 1),
+      '-m', String(opts.memoryMiB ?? 128), '-smp', String(opts.cpus ?? 1),
       '-kernel', opts.kernel ?? KERNEL, '-initrd', opts.initrd ?? INITRD,
       '-append', opts.append ?? 'console=ttyS0 quiet',
       '-serial', 'stdio', '-no-reboot',
@@ -59,7 +77,7 @@ export class GuestVm {
       '-qmp', `unix:${this.qmpPath},server,nowait`,
       ...(opts.extraArgs ?? []),
     ];
-    this.child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = spawnCuju(args);
     this.child.stdout!.on('data', (d: Buffer) => {
       this.output += d.toString('latin1');
       this.check();
@@ -94,16 +112,17 @@ export class GuestVm {
 
   /** Runs a shell command in the guest; resolves with its output and exit status. */
   async run(cmd: string, timeoutMs = 120_000): Promise<{ out: string; status: number }> {
-    const tag = `__CUJU_${++this.seq}_${process.pid}__`;
+    const id = `${++this.seq}_${process.pid}`;
+    const start = `__CUJU_START_${id}__`;
+    const end = `__CUJU_END_${id}__`;
     const from = this.output.length;
-    // printf's arguments are expanded before it runs, so $? is the command's status; the
-    // leading newline keeps the marker on its own line even when the output has none.
-    this.child.stdin!.write(`${cmd}; printf '\\n%s %s\\n' ${tag} $?\n`);
-    const m = await this.waitFor(new RegExp(`\\n${tag} (\\d+)`), timeoutMs, from);
-    const text = this.output.slice(from, from + this.output.slice(from).indexOf(m[0]));
-    // Drop the echoed command line and the newline printf added.
-    const out = text.split('\n').slice(1).join('\n').replace(/\r/g, '').replace(/\n$/, '');
-    return { out, status: Number(m[1]) };
+    // The markers are printed, not just echoed: the tty echo of the typed line (twice if
+    // typed while the shell was still starting, possibly wrapped) never matches them,
+    // because there they are followed by ';' or ' $?'. printf's arguments are expanded
+    // before it runs, so $? is the command's status.
+    this.child.stdin!.write(`printf '%s\\n' ${start}; ${cmd}; printf '\\n%s %s\\n' ${end} $?\n`);
+    const m = await this.waitFor(new RegExp(`\\n${start}\\r?\\n([\\s\\S]*?)\\r?\\n${end} (\\d+)`), timeoutMs, from);
+    return { out: m[1].replace(/\r/g, ''), status: Number(m[2]) };
   }
 
   async kill(): Promise<void> {

@@ -5,11 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CUJU } from '../helpers/guest-vm.js';
+import { spawnCuju } from '../helpers/guest-vm.js';
 import { kvmSkipReason } from '../helpers/kvm.js';
 import { makeElf } from '../x86/kernel-fixtures.js';
 import { SocketClient } from '../monitor/socket-client.js';
@@ -24,9 +23,9 @@ writeFileSync(kernel, makeElf({ entry: 0x1000000, segments: [{ paddr: 0x1000000,
 
 test('guest reset reboots the machine and emits RESET', { skip: kvmSkipReason(), timeout: 60_000 }, async () => {
   const qmpPath = join(dir, 'qmp.sock');
-  const child = spawn(process.execPath, [CUJU, '-m', '32', '-kernel', kernel, '-serial', 'stdio', '-qmp', `unix:${qmpPath},server,nowait`]);
+  const child = spawnCuju(['-m', '32', '-kernel', kernel, '-serial', 'stdio', '-qmp', `unix:${qmpPath},server,nowait`]);
   let out = '';
-  const threeBoots = new Promise<void>((resolve) => child.stdout.on('data', (d: Buffer) => {
+  const threeBoots = new Promise<void>((resolve) => child.stdout!.on('data', (d: Buffer) => {
     out += d.toString();
     if (out.length >= 3) resolve();
   }));
@@ -43,9 +42,9 @@ test('guest reset reboots the machine and emits RESET', { skip: kvmSkipReason(),
 });
 
 test('with -no-reboot a guest reset ends cuju with exit code 0', { skip: kvmSkipReason(), timeout: 60_000 }, async () => {
-  const child = spawn(process.execPath, [CUJU, '-m', '32', '-kernel', kernel, '-serial', 'stdio', '-no-reboot']);
+  const child = spawnCuju(['-m', '32', '-kernel', kernel, '-serial', 'stdio', '-no-reboot']);
   let out = '';
-  child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
   const code = await new Promise((r) => child.on('exit', r));
   assert.equal(code, 0);
   assert.equal(out, 'A');
@@ -56,7 +55,7 @@ test('with -no-shutdown a guest power-off keeps cuju and its monitors', { skip: 
   const off = join(dir, 'poweroff.elf');
   writeFileSync(off, makeElf({ entry: 0x1000000, segments: [{ paddr: 0x1000000, data: Uint8Array.from([0x66, 0xba, 0x00, 0x06, 0xb0, 0x01, 0xee, 0xeb, 0xfe]) }] }));
   const qmpPath = join(dir, 'qmp-noshutdown.sock');
-  const child = spawn(process.execPath, [CUJU, '-m', '32', '-kernel', off, '-no-shutdown', '-qmp', `unix:${qmpPath},server,nowait`]);
+  const child = spawnCuju(['-m', '32', '-kernel', off, '-no-shutdown', '-qmp', `unix:${qmpPath},server,nowait`]);
   try {
     let q: SocketClient | undefined;
     for (let i = 0; i < 100 && !q; i++) {

@@ -4,11 +4,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CUJU } from '../helpers/guest-vm.js';
+import { spawnCuju } from '../helpers/guest-vm.js';
 import { kvmSkipReason } from '../helpers/kvm.js';
 import { makeElf } from '../x86/kernel-fixtures.js';
 import { SocketClient } from '../monitor/socket-client.js';
@@ -28,7 +27,7 @@ test('-serial unix:PATH,server,nowait carries bytes both ways', { skip: kvmSkipR
   const kernel = join(dir, 'echo.elf');
   writeFileSync(kernel, makeElf({ entry: 0x1000000, segments: [{ paddr: 0x1000000, data: Uint8Array.from(ECHO) }] }));
   const sock = join(dir, 'serial.sock');
-  const child = spawn(process.execPath, [CUJU, '-m', '32', '-kernel', kernel, '-serial', `unix:${sock},server,nowait`], { stdio: 'ignore' });
+  const child = spawnCuju(['-m', '32', '-kernel', kernel, '-serial', `unix:${sock},server,nowait`], { stdio: 'ignore' });
   try {
     let client: SocketClient | undefined;
     for (let i = 0; i < 200 && !client; i++) {

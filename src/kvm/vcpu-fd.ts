@@ -9,6 +9,11 @@ import {
 export const FPU_SIZE = 416;
 export const LAPIC_SIZE = 1024;
 export const VCPU_EVENTS_SIZE = 64;
+export const XSAVE_SIZE = 4096;
+export const XCRS_SIZE = 392;
+export const DEBUGREGS_SIZE = 128;
+/** _IOR(KVMIO, 0xcf, struct kvm_xsave): the variable-size XSTATE read (KVM_CAP_XSAVE2). */
+const KVM_GET_XSAVE2 = 0x9000aecf;
 
 export class VcpuFd {
   /** The kvm_run struct, shared with the kernel and the vCPU thread. */
@@ -97,6 +102,72 @@ export class VcpuFd {
     const buf = new Uint8Array(4);
     new DataView(buf.buffer).setUint32(0, state, true);
     native().ioctl(this.fd, K.KVM_SET_MP_STATE, buf);
+  }
+
+  /**
+   * The vCPU's TSC frequency in kHz (KVM_GET_TSC_KHZ returns it as the ioctl result).
+   * The guest would otherwise calibrate the TSC against the PIT, which under kvm_pvm
+   * is emulated kernel code timing emulated port I/O.
+   */
+  getTscKhz(): number {
+    return native().ioctl(this.fd, K.KVM_GET_TSC_KHZ);
+  }
+
+  /**
+   * Raw struct kvm_cpuid2 as set on this vCPU (KVM_GET_CPUID2). KVM does not shrink
+   * `nent` to the entries it filled, so callers trim trailing all-zero entries.
+   */
+  getCpuid2(maxEntries = 256): Uint8Array {
+    const buf = new Uint8Array(8 + 40 * maxEntries);
+    new DataView(buf.buffer).setUint32(0, maxEntries, true);
+    native().ioctl(this.fd, K.KVM_GET_CPUID2, buf);
+    return buf;
+  }
+
+  /**
+   * Raw struct kvm_xsave. `size` > 4096 (KVM_CHECK_EXTENSION(KVM_CAP_XSAVE2)) reads the
+   * whole XSTATE with KVM_GET_XSAVE2; 4096 uses the classic KVM_GET_XSAVE.
+   */
+  getXsave(size = XSAVE_SIZE): Uint8Array {
+    const buf = new Uint8Array(Math.max(size, XSAVE_SIZE));
+    native().ioctl(this.fd, size > XSAVE_SIZE ? KVM_GET_XSAVE2 : K.KVM_GET_XSAVE, buf);
+    return buf;
+  }
+
+  /** KVM_SET_XSAVE reads as many bytes as the XSTATE size of this host, whatever the buffer. */
+  setXsave(buf: Uint8Array): void {
+    native().ioctl(this.fd, K.KVM_SET_XSAVE, buf);
+  }
+
+  /** Raw struct kvm_xcrs. */
+  getXcrs(): Uint8Array {
+    const buf = new Uint8Array(XCRS_SIZE);
+    native().ioctl(this.fd, K.KVM_GET_XCRS, buf);
+    return buf;
+  }
+
+  setXcrs(buf: Uint8Array): void {
+    native().ioctl(this.fd, K.KVM_SET_XCRS, buf);
+  }
+
+  /** Raw struct kvm_debugregs. */
+  getDebugRegs(): Uint8Array {
+    const buf = new Uint8Array(DEBUGREGS_SIZE);
+    native().ioctl(this.fd, K.KVM_GET_DEBUGREGS, buf);
+    return buf;
+  }
+
+  setDebugRegs(buf: Uint8Array): void {
+    native().ioctl(this.fd, K.KVM_SET_DEBUGREGS, buf);
+  }
+
+  /**
+   * KVM_KVMCLOCK_CTRL: tells a guest using kvmclock that the vCPU was stopped by the
+   * host, so its soft-lockup watchdog does not fire on resume. EINVAL when the guest
+   * has not enabled kvmclock.
+   */
+  kvmclockCtrl(): void {
+    native().ioctl(this.fd, K.KVM_KVMCLOCK_CTRL);
   }
 
   close(): void {

@@ -3,6 +3,10 @@ import * as K from './constants.js';
 import { native } from './native.js';
 import { encodeIrqLevel, encodeMemoryRegion } from './structs.js';
 
+export const IRQCHIP_SIZE = 520;
+export const PIT_STATE2_SIZE = 112;
+export const CLOCK_DATA_SIZE = 48;
+
 export class VmFd {
   constructor(readonly fd: number) {}
 
@@ -78,6 +82,41 @@ export class VmFd {
     dv.setUint32(8, (opts.deassign ? 1 : 0) | (opts.resampleFd !== undefined ? 2 : 0), true);
     dv.setUint32(12, opts.resampleFd ?? 0, true);
     native().ioctl(this.fd, K.KVM_IRQFD, buf);
+  }
+
+  /** Raw struct kvm_irqchip for chip 0 (PIC master), 1 (PIC slave) or 2 (IOAPIC). */
+  getIrqchip(chipId: number): Uint8Array {
+    const buf = new Uint8Array(IRQCHIP_SIZE);
+    new DataView(buf.buffer).setUint32(0, chipId, true);
+    native().ioctl(this.fd, K.KVM_GET_IRQCHIP, buf);
+    return buf;
+  }
+
+  /** The chip is named by the buffer's own chip_id field. */
+  setIrqchip(buf: Uint8Array): void {
+    native().ioctl(this.fd, K.KVM_SET_IRQCHIP, buf);
+  }
+
+  /** Raw struct kvm_pit_state2. */
+  getPit2(): Uint8Array {
+    const buf = new Uint8Array(PIT_STATE2_SIZE);
+    native().ioctl(this.fd, K.KVM_GET_PIT2, buf);
+    return buf;
+  }
+
+  setPit2(buf: Uint8Array): void {
+    native().ioctl(this.fd, K.KVM_SET_PIT2, buf);
+  }
+
+  /** Raw struct kvm_clock_data (kvmclock as the guest sees it now). */
+  getClock(): Uint8Array {
+    const buf = new Uint8Array(CLOCK_DATA_SIZE);
+    native().ioctl(this.fd, K.KVM_GET_CLOCK, buf);
+    return buf;
+  }
+
+  setClock(buf: Uint8Array): void {
+    native().ioctl(this.fd, K.KVM_SET_CLOCK, buf);
   }
 
   close(): void {

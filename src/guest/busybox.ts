@@ -19,6 +19,33 @@ export async function busyboxApplets(busybox: string = BUSYBOX_PATH): Promise<st
   return applets;
 }
 
+/**
+ * Applets the guest relies on: /init and the inittab (sh, mount, devmem, ip, awk,
+ * init, umount, poweroff), and the disk and network workloads run in the guest
+ * (sync, httpd, nc, wget, ifconfig, route). A busybox built without one of them
+ * would make a guest that boots but fails later, so the build checks them.
+ */
+export const REQUIRED_APPLETS: readonly string[] = [
+  'sh', 'mount', 'umount', 'devmem', 'init', 'poweroff', 'awk',
+  'ip', 'ifconfig', 'route', 'httpd', 'nc', 'wget', 'sync',
+];
+
+/** Names in `required` that no applet path ("usr/sbin/httpd") in `applets` provides. */
+export function missingApplets(applets: readonly string[], required: readonly string[] = REQUIRED_APPLETS): string[] {
+  const have = new Set(applets.map((path) => path.slice(path.lastIndexOf('/') + 1)));
+  return required.filter((name) => !have.has(name));
+}
+
+/** Throws GuestBuildError naming the required applets this busybox lacks. */
+export function checkRequiredApplets(applets: readonly string[], busybox: string = BUSYBOX_PATH): void {
+  const missing = missingApplets(applets);
+  if (missing.length === 0) return;
+  throw new GuestBuildError(
+    `${busybox} lacks the applet(s) ${missing.join(', ')}, which the guest needs. ` +
+      "Install Debian's busybox-static package, which has them all.",
+  );
+}
+
 const PT_INTERP = 3;
 
 /**

@@ -9,13 +9,14 @@ import { join } from 'node:path';
 import { InputHash, isUpToDate, writeStamp } from './cache.js';
 import { type CpioEntry, normalizeArchivePath, sortForArchive, writeCpio } from './cpio.js';
 import { GuestBuildError } from './errors.js';
-import { BUSYBOX_PATH, busyboxApplets, readStaticBusybox } from './busybox.js';
+import { BUSYBOX_PATH, busyboxApplets, checkRequiredApplets, readStaticBusybox } from './busybox.js';
 import { builderDir, type GuestPaths } from './paths.js';
 import { progress } from './progress.js';
 
 export const INITRAMFS_NAME = 'initramfs.cpio';
 
-const BASE_DIRS = ['dev', 'proc', 'sys', 'tmp', 'etc', 'root', 'bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin'];
+/** Mount points /init uses (mnt/disk: the first virtio disk) and the usual top-level tree. */
+const BASE_DIRS = ['dev', 'proc', 'sys', 'tmp', 'etc', 'root', 'bin', 'sbin', 'usr', 'usr/bin', 'usr/sbin', 'mnt', 'mnt/disk'];
 
 /** Entries from the host directory `root` (guest/rootfs), keeping modes and symlinks. */
 export async function collectTree(root: string): Promise<CpioEntry[]> {
@@ -99,7 +100,9 @@ export async function buildInitramfs(paths: GuestPaths): Promise<string> {
   if (!rootfs.some((e) => e.kind === 'file' && e.path === 'init' && (e.mode & 0o111) !== 0)) {
     throw new GuestBuildError(`${join(paths.rootfsDir, 'init')} must exist and be executable (chmod +x it)`);
   }
-  const entries = initramfsEntries({ busybox: await readStaticBusybox(), applets: await busyboxApplets(), rootfs });
+  const applets = await busyboxApplets();
+  checkRequiredApplets(applets);
+  const entries = initramfsEntries({ busybox: await readStaticBusybox(), applets, rootfs });
   // The archive is a pure function of the entries and of this writer's code.
   const hash = hashEntries(entries);
   await hash.addFile('cpio.js', join(builderDir, 'cpio.js'));

@@ -24,12 +24,37 @@ const PVM_PARAMS = [
   'noinvpcid',
 ];
 
-export function platformCmdline(backend: KvmBackend): string {
+/**
+ * The guest's clock under kvm_pvm. Told the TSC frequency, the kernel skips
+ * calibrating it against the PIT (emulated code timing emulated port I/O), and
+ * `tsc=reliable` skips the clocksource watchdog that would otherwise keep the TSC
+ * "unstable" and the guest on a slow clocksource. With the TSC as clocksource the
+ * LAPIC runs in TSC-deadline mode and idle CPUs stop ticking, which removes most of
+ * the emulated timer-interrupt work (measured: docs/BENCHMARKS.md).
+ * Not used on VT-x/AMD-V, where calibration is fast and the guest keeps its own
+ * choice. Nothing is added when the user's command line already sets either.
+ */
+export function tscClockParams(backend: KvmBackend, tscKhz: number | undefined, userCmdline = ''): string[] {
+  if (backend !== 'kvm_pvm' || !tscKhz || tscKhz <= 0) return [];
+  if (/(^|\s)(tsc_early_khz|tsc)=/.test(userCmdline)) return [];
+  return [`tsc_early_khz=${tscKhz}`, 'tsc=reliable'];
+}
+
+export interface PlatformOptions {
+  /** The vCPUs' TSC frequency (VcpuFd.getTscKhz()); enables tscClockParams. */
+  readonly tscKhz?: number;
+  /** The user's -append, so that the platform does not override what it sets. */
+  readonly userCmdline?: string;
+}
+
+export function platformCmdline(backend: KvmBackend, options: PlatformOptions = {}): string {
   const params = [powerCmdline()];
   if (backend === 'kvm_pvm') params.push(...PVM_PARAMS);
+  params.push(...tscClockParams(backend, options.tscKhz, options.userCmdline));
   return params.join(' ');
 }
 
-export function fullCmdline(userAppend: string | undefined, backend: KvmBackend): string {
-  return [userAppend?.trim(), platformCmdline(backend)].filter(Boolean).join(' ');
+export function fullCmdline(userAppend: string | undefined, backend: KvmBackend, tscKhz?: number): string {
+  const user = userAppend?.trim();
+  return [user, platformCmdline(backend, { tscKhz, userCmdline: user })].filter(Boolean).join(' ');
 }

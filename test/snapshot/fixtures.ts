@@ -10,6 +10,7 @@ import type { VcpuState } from '../../src/kvm/state/vcpu-state.js';
 import type { VmState } from '../../src/kvm/state/vm-state.js';
 import type { MachineDescription } from '../../src/snapshot/machine-description.js';
 import type { RestoreTarget } from '../../src/snapshot/restore.js';
+import { SnapshotWriter } from '../../src/snapshot/writer.js';
 
 export const RAM = 64 * 4096;
 
@@ -86,4 +87,19 @@ export function recordingTarget(ram = RAM): RecordingTarget {
   const write = t.memory.write.bind(t.memory);
   t.memory.write = (gpa, data) => { t.calls.push('memory'); write(gpa, data); };
   return t;
+}
+
+/** A complete, valid snapshot of the fixture machine; `extra` writes more sections after RAM. */
+export async function writeValidSnapshot(mem = sourceMemory(), extra?: (w: SnapshotWriter) => Promise<void>): Promise<Buffer> {
+  const out = new Collector();
+  const w = new SnapshotWriter(out, MACHINE);
+  await w.writeRam(mem);
+  if (extra) await extra(w);
+  await w.writeVcpu(0, vcpuState(0));
+  await w.writeVcpu(1, vcpuState(1));
+  await w.writeVm(vmState());
+  await w.writeDevice(0, DEVICE_STATES[0]);
+  await w.writeDevice(1, DEVICE_STATES[1]);
+  await w.finish();
+  return out.bytes();
 }

@@ -12,21 +12,9 @@ import { restoreSnapshot } from '../../src/snapshot/machine-snapshot.js';
 import { SnapshotError } from '../../src/snapshot/errors.js';
 import { GuestMemory } from '../../src/memory/guest-memory.js';
 import { joinSections, splitSections } from './sections.js';
-import { CAPS, Collector, DEVICE_STATES, MACHINE, RAM, recordingTarget, sourceMemory, vcpuState, vmState } from './fixtures.js';
+import { CAPS, Collector, DEVICE_STATES, MACHINE, RAM, recordingTarget, sourceMemory, vcpuState, vmState, writeValidSnapshot } from './fixtures.js';
 
-async function writeSnapshot(mem = sourceMemory(), extra?: (w: SnapshotWriter) => Promise<void>): Promise<Buffer> {
-  const out = new Collector();
-  const w = new SnapshotWriter(out, MACHINE);
-  await w.writeRam(mem);
-  if (extra) await extra(w);
-  await w.writeVcpu(0, vcpuState(0));
-  await w.writeVcpu(1, vcpuState(1));
-  await w.writeVm(vmState());
-  await w.writeDevice(0, DEVICE_STATES[0]);
-  await w.writeDevice(1, DEVICE_STATES[1]);
-  await w.finish();
-  return out.bytes();
-}
+const writeSnapshot = writeValidSnapshot;
 
 const expected = { ...MACHINE, capabilities: CAPS };
 

@@ -8,24 +8,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { SnapshotWriter } from '../../src/snapshot/writer.js';
 import { BufferSource } from '../../src/snapshot/byte-source.js';
 import { restoreSnapshot, restoreSnapshotFile } from '../../src/snapshot/machine-snapshot.js';
 import { SnapshotError } from '../../src/snapshot/errors.js';
-import { CAPS, Collector, DEVICE_STATES, MACHINE, RAM, recordingTarget, sourceMemory, vcpuState, vmState } from './fixtures.js';
+import { CAPS, MACHINE, RAM, recordingTarget, writeValidSnapshot } from './fixtures.js';
 
-async function validSnapshot(): Promise<Buffer> {
-  const out = new Collector();
-  const w = new SnapshotWriter(out, MACHINE);
-  await w.writeRam(sourceMemory());
-  await w.writeVcpu(0, vcpuState(0));
-  await w.writeVcpu(1, vcpuState(1));
-  await w.writeVm(vmState());
-  await w.writeDevice(0, DEVICE_STATES[0]);
-  await w.writeDevice(1, DEVICE_STATES[1]);
-  await w.finish();
-  return out.bytes();
-}
+const validSnapshot = writeValidSnapshot;
 
 const expected = { ...MACHINE, capabilities: CAPS };
 

@@ -1,5 +1,6 @@
 /** A KVM VM file descriptor: memory slots, in-kernel irqchip and PIT, interrupt lines, eventfd wiring. */
 import * as K from './constants.js';
+import { encodeClearDirtyLog, encodeDirtyLog, type KvmDirtyBitmap } from './dirty-log.js';
 import { native } from './native.js';
 import { encodeIrqLevel, encodeMemoryRegion } from './structs.js';
 
@@ -50,6 +51,29 @@ export class VmFd {
     dv.setUint32(0, cap, true);
     args.forEach((a, i) => dv.setBigUint64(8 + 8 * i, a, true));
     native().ioctl(this.fd, K.KVM_ENABLE_CAP, buf);
+  }
+
+  /** KVM_CHECK_EXTENSION asked of this VM: 0 when absent, else a capability-specific value. */
+  checkExtension(cap: number): number {
+    return native().ioctl(this.fd, K.KVM_CHECK_EXTENSION, cap);
+  }
+
+  /**
+   * KVM_GET_DIRTY_LOG: copies the slot's dirty bitmap into `bitmap`. In legacy mode
+   * KVM also clears its log and write-protects the returned pages; in manual-protect
+   * mode it only reads (see clearDirtyLog).
+   */
+  getDirtyLog(slot: number, bitmap: KvmDirtyBitmap): void {
+    native().ioctl(this.fd, K.KVM_GET_DIRTY_LOG, encodeDirtyLog(slot, bitmap.address));
+  }
+
+  /**
+   * KVM_CLEAR_DIRTY_LOG: for each set bit of `bitmap` (bit 0 = `firstPage`), marks the
+   * page clean and write-protects it again. `firstPage` must be a multiple of 64, and
+   * `numPages` too unless the range ends at the slot's end.
+   */
+  clearDirtyLog(slot: number, firstPage: number, numPages: number, bitmap: KvmDirtyBitmap): void {
+    native().ioctl(this.fd, K.KVM_CLEAR_DIRTY_LOG, encodeClearDirtyLog(slot, firstPage, numPages, bitmap.address));
   }
 
   /**

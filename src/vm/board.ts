@@ -6,6 +6,7 @@
 import * as K from '../kvm/constants.js';
 import { native } from '../kvm/native.js';
 import type { KvmSystem } from '../kvm/system.js';
+import type { MemorySlot } from '../kvm/memory-slot.js';
 import { VcpuFd } from '../kvm/vcpu-fd.js';
 import { VmFd } from '../kvm/vm-fd.js';
 import { GuestMemory } from '../memory/guest-memory.js';
@@ -29,6 +30,8 @@ export class Board {
   readonly vm: VmFd;
   readonly mem: GuestMemory;
   readonly vcpuFds: VcpuFd[] = [];
+  /** KVM slot 0: all of guest RAM (dirty tracking re-registers it with logging on). */
+  readonly ramSlot: MemorySlot;
   private readonly ram: ArrayBuffer;
 
   constructor(readonly kvm: KvmSystem, memoryBytes: number, cpuCount: number) {
@@ -44,7 +47,8 @@ export class Board {
       this.vm.createPit2();
       this.ram = native().mmapAnonymous(memoryBytes);
       this.mem = new GuestMemory([{ gpa: 0, size: memoryBytes, bytes: new Uint8Array(this.ram) }]);
-      this.vm.setUserMemoryRegion(0, 0, memoryBytes, native().addressOf(this.ram));
+      this.ramSlot = { slot: 0, gpa: 0, size: memoryBytes, hostAddress: native().addressOf(this.ram), flags: 0 };
+      this.vm.setUserMemoryRegion(this.ramSlot.slot, this.ramSlot.gpa, this.ramSlot.size, this.ramSlot.hostAddress, this.ramSlot.flags);
       const maxVcpus = kvm.checkExtension(K.KVM_CAP_MAX_VCPUS) || kvm.checkExtension(K.KVM_CAP_NR_VCPUS);
       if (cpuCount > maxVcpus) {
         throw new VmSetupError(`-smp ${cpuCount}: this host's KVM allows at most ${maxVcpus} vCPUs per VM`);

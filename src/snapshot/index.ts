@@ -10,3 +10,4 @@ export {
   kvmRestoreTarget, restoreSnapshot, restoreSnapshotFile, saveSnapshot, saveSnapshotFile,
   type KvmMachineParts, type SnapshotSource,
 } from './machine-snapshot.js';
+export { restoreFromStream, type StreamRestoreOptions, type ValidatedSnapshotSummary } from './stream-restore.js';

@@ -19,6 +19,9 @@ import { nativePtyAllocator } from '../chardev/native-pty.js';
 import { resolveDevices } from './args/devices.js';
 import { openDevices } from './open-devices.js';
 import { UnsupportedError } from './unsupported-error.js';
+import { registerMigrationCommands } from '../migration/monitor-commands.js';
+import { MigrationController } from '../migration/controller.js';
+import { incomingFromFile, listenForMigration, type IncomingListener } from '../migration/incoming.js';
 
 export class InputFileError extends Error {
   override readonly name = 'InputFileError';
@@ -61,7 +64,9 @@ async function run(argv: string[]): Promise<void> {
   if (config.daemonize && !isDaemonChild()) await runDaemonParent(argv);
   const say = (line: string) => process.stderr.write(`cuju: ${line}\n`);
   for (const note of cmd.notes) say(`note: ${note}`);
-  if (config.incoming) throw new UnsupportedError(`-incoming ${config.incoming.raw}: incoming migration is not implemented in this build yet`);
+  const incoming = config.incoming?.spec;
+  if (incoming?.kind === 'defer') throw new UnsupportedError('-incoming defer: waiting for migrate-incoming is not supported; give the URI directly (-incoming tcp:0:4444 or file:PATH)');
+  if (incoming?.kind === 'tcp' && incoming.ftMode) throw new UnsupportedError(`-incoming ${config.incoming!.raw}: fault-tolerance mode (ft_mode) is not implemented in this build yet`);
   const resolved = resolveDevices(config);
   for (const note of resolved.notes) say(`note: ${note}`);
   if (!config.kernel) throw new InputFileError('no kernel given: use -kernel PATH (cuju boots Linux directly; disk boot is not supported)');
@@ -86,6 +91,8 @@ async function run(argv: string[]): Promise<void> {
     warn: (m) => say(`warning: ${m}`),
     kvm,
   });
+  registerMigrationCommands();
+  new MigrationController(machine, say);
   // Everything that can fail on user input is opened before the guest starts.
   let monitors;
   try {
@@ -124,12 +131,22 @@ async function run(argv: string[]): Promise<void> {
       void machine.quit();
     });
   }
+  let listener: IncomingListener | undefined;
   try {
-    machine.start();
+    if (incoming?.kind === 'file') {
+      await incomingFromFile(machine, incoming.path);
+      say(`resumed the VM from ${incoming.path}`);
+    } else if (incoming?.kind === 'tcp') {
+      machine.awaitIncoming();
+      listener = await listenForMigration(machine, { host: incoming.host, port: incoming.port, notice: say });
+    } else {
+      machine.start();
+    }
   } catch (e) {
     await Promise.allSettled([serial.close(), monitors.close(), devices.close()]);
     throw e;
   }
+  machine.once('exit', () => listener?.close());
   if (config.pidfile) writePidfile(config.pidfile);
   reportToParent({ ok: true });
 }

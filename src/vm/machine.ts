@@ -10,6 +10,8 @@
 import { EventEmitter } from 'node:events';
 import * as K from '../kvm/constants.js';
 import { backendNote, KvmSystem } from '../kvm/system.js';
+import type { MigratableMachine } from '../migration/migratable.js';
+import type { IncomingMachine } from '../migration/incoming.js';
 import type { CpuInfo, KvmInfo, RunState, VmControl } from './control.js';
 import { Board } from './board.js';
 import { IoBus } from './io-bus.js';
@@ -25,6 +27,15 @@ import { CmosRtc } from '../devices/rtc/cmos-rtc.js';
 import { I8042 } from '../devices/i8042/i8042.js';
 import { PowerPort, POWER_BUTTON_IRQ, POWER_PORT } from '../devices/power/power-port.js';
 import { Uart16550 } from '../devices/serial/uart16550.js';
+import { validateSerialState } from '../devices/serial/state.js';
+import { validateVirtioMmioState } from '../devices/virtio/state.js';
+import { probeStateSupport, type KvmStateSupport } from '../kvm/state/support.js';
+import { DirtyTracker } from '../memory/dirty-tracker.js';
+import { tscClockParams } from './platform-cmdline.js';
+import type { DeviceDescription, MachineDescription } from '../snapshot/machine-description.js';
+import type { ExpectedMachine } from '../snapshot/reader.js';
+import type { RestoreTarget } from '../snapshot/restore.js';
+import { kvmRestoreTarget, type SnapshotSource } from '../snapshot/machine-snapshot.js';
 
 export const COM1_PORT = 0x3f8;
 export const COM1_IRQ = 4;
@@ -47,11 +58,17 @@ export interface MachineOptions {
   kvm?: KvmSystem;
 }
 
-export class Machine extends EventEmitter implements VmControl {
+/** A state operation asked of a machine in the wrong run state (monitor error, not a crash). */
+export class MachineStateError extends Error {
+  override readonly name = 'MachineStateError';
+}
+
+export class Machine extends EventEmitter implements VmControl, MigratableMachine, IncomingMachine {
   readonly name: string;
   readonly kvm: KvmSystem;
   private state: RunState = 'prelaunch';
   private board?: Board;
+  private support?: KvmStateSupport;
   private virtio?: WiredVirtio;
   private vcpus: Vcpu[] = [];
   private serial?: Uart16550;
@@ -84,10 +101,60 @@ export class Machine extends EventEmitter implements VmControl {
 
   /** Builds the board, loads the kernel and starts the vCPUs. */
   start(): void {
-    this.build();
+    this.build(true);
     collectGarbage();
     this.setState('running');
     for (const v of this.vcpus) v.resume();
+    this.startProfiler();
+  }
+
+  /**
+   * Starts from saved state instead of booting: builds the board without loading a
+   * kernel, lets `load` write RAM, KVM state and device state into it (it must throw if
+   * the state is incomplete or wrong, and then nothing runs), and runs the vCPUs unless
+   * `paused` (QEMU's -S). On failure the half-restored board is thrown away.
+   */
+  async startFromState(load: (target: RestoreTarget, expected: ExpectedMachine) => Promise<void>, paused = false): Promise<void> {
+    const waiting = this.state === 'inmigrate';
+    if (this.state !== 'prelaunch' && !waiting) throw new MachineStateError(`the VM cannot take incoming state while it is ${this.state}`);
+    this.setState('inmigrate');
+    this.build(false);
+    try {
+      const board = this.board!;
+      const support = this.stateSupport();
+      const target = kvmRestoreTarget(board, support, (ordinal, _device, state) => this.restoreDevice(ordinal, state));
+      await load(target, { ...this.description(), capabilities: support.capabilities, validateDevice: (d, s) => this.validateDeviceState(d, s) });
+    } catch (e) {
+      this.teardown();
+      this.setState(waiting ? 'inmigrate' : 'prelaunch');
+      throw e;
+    }
+    collectGarbage();
+    this.setState(paused ? 'paused' : 'running');
+    this.flushPendingSerialInput();
+    if (paused) return;
+    for (const v of this.vcpus) v.resume();
+    this.emit('RESUME', {});
+    this.startProfiler();
+  }
+
+  /**
+   * Tells the network the VM is here now (after an incoming migration or a failover):
+   * every NIC that can announce itself broadcasts RARP frames for its MAC, as QEMU does.
+   */
+  announceNetwork(): void {
+    for (const t of this.virtio?.transports ?? []) {
+      const device = t.device as { announce?: () => Promise<void> };
+      if (typeof device.announce === 'function') void device.announce();
+    }
+  }
+
+  /** -incoming tcp: the VM waits for a migration stream (QEMU's inmigrate). */
+  awaitIncoming(): void {
+    if (this.state === 'prelaunch') this.setState('inmigrate');
+  }
+
+  private startProfiler(): void {
     const profile = process.env.CUJU_PROFILE;
     if (profile) {
       const sampler = new RipSampler({ sampleRip: () => this.sampleRip() });
@@ -109,21 +176,19 @@ export class Machine extends EventEmitter implements VmControl {
     }
   }
 
-  private build(): void {
+  private build(boot: boolean): void {
+    this.support = undefined;
     const board = new Board(this.kvm, this.opts.memoryMiB * 1024 * 1024, this.opts.cpus);
     this.board = board;
     const pio = new IoBus('pio');
     const mmio = new IoBus('mmio');
-    this.serial = new Uart16550({
-      setIrq: (level: boolean) => board.vm.irqLine(COM1_IRQ, level),
-      onOutput: (bytes: Uint8Array) => this.opts.serialOutput(bytes),
-    });
-    for (const chunk of this.pendingSerialInput) this.serial.enqueueInput(chunk);
-    this.pendingSerialInput = [];
-    const serial = this.serial;
+    this.serial = new Uart16550(this.serialCallbacks());
+    // A restore replaces this UART: input typed meanwhile waits for the restored one.
+    if (boot) this.flushPendingSerialInput();
+    // Through `this.serial`: a restore replaces the UART with one in the saved state.
     pio.register(COM1_PORT, 8, 'serial0', {
-      read: (off) => serial.read(off),
-      write: (off, _size, v) => serial.write(off, Number(v)),
+      read: (off) => this.serial!.read(off),
+      write: (off, _size, v) => this.serial!.write(off, Number(v)),
     });
     const i8042 = new I8042(() => this.guestReset('i8042 reset'));
     pio.register(0x60, 1, 'i8042-data', { read: () => i8042.read(0), write: (_o, s, v) => i8042.write(0, s, v) });
@@ -134,10 +199,107 @@ export class Machine extends EventEmitter implements VmControl {
     mmio.register(BOOT_TIMER_GPA, BOOT_TIMER_SIZE, 'boot-timer', new BootTimer(() => this.onBootTimer()));
     const host = { pio, mmio, onVcpuStop: (v: Vcpu, r: VcpuStopReason) => this.onVcpuStop(v, r) };
     this.virtio = wireVirtioDevices(board, mmio, this.opts.virtio ?? [], this.opts.warn ?? (() => {}));
-    const images = { ...this.opts.images, cmdline: [this.opts.images.cmdline, ...this.virtio.cmdline].join(' ') };
-    loadForBoot(board.mem, images, this.opts.cpus, board.vcpuFds[0]);
+    if (boot) {
+      const clock = tscClockParams(this.kvm.backend, board.vcpuFds[0].getTscKhz(), this.opts.images.cmdline);
+      const images = { ...this.opts.images, cmdline: [this.opts.images.cmdline, ...this.virtio.cmdline, ...clock].join(' ') };
+      loadForBoot(board.mem, images, this.opts.cpus, board.vcpuFds[0]);
+    }
     this.vcpus = board.vcpuFds.map((fd, i) => new Vcpu(i, fd, host));
     for (const v of this.vcpus) v.start();
+  }
+
+  private flushPendingSerialInput(): void {
+    for (const chunk of this.pendingSerialInput) this.serial?.enqueueInput(chunk);
+    this.pendingSerialInput = [];
+  }
+
+  private serialCallbacks() {
+    const board = this.board!;
+    return {
+      setIrq: (level: boolean) => board.vm.irqLine(COM1_IRQ, level),
+      onOutput: (bytes: Uint8Array) => this.opts.serialOutput(bytes),
+    };
+  }
+
+  /** What KVM state this host can save and restore (probed once per board, on vCPU 0). */
+  private stateSupport(): KvmStateSupport {
+    if (!this.board) throw new Error('machine has no board (not started)');
+    this.support ??= probeStateSupport(this.kvm, this.board.vcpuFds[0]);
+    return this.support;
+  }
+
+  /** The machine a snapshot of it describes: RAM, vCPUs, and devices in a fixed order (serial, then virtio slots). */
+  description(): MachineDescription {
+    const devices: DeviceDescription[] = [{ kind: 'serial', id: 'serial0' }];
+    (this.opts.virtio ?? []).forEach((f, n) => devices.push({ kind: f.name.split(' ')[0], id: `virtio-mmio.${n}` }));
+    return { ramBytes: this.opts.memoryMiB * 1024 * 1024, vcpuCount: this.opts.cpus, devices };
+  }
+
+  private validateDeviceState(device: DeviceDescription, state: unknown): void {
+    if (device.kind === 'serial') {
+      validateSerialState(state);
+      return;
+    }
+    const n = Number(device.id.slice('virtio-mmio.'.length));
+    const t = this.virtio?.transports[n];
+    if (!t) throw new Error(`no virtio device in slot ${n}`);
+    validateVirtioMmioState(state, { deviceId: t.device.deviceId, queueMaxSizes: t.device.queueMaxSizes });
+  }
+
+  private restoreDevice(ordinal: number, state: unknown): void {
+    if (ordinal === 0) {
+      this.serial = Uart16550.restore(state, this.serialCallbacks());
+      this.flushPendingSerialInput();
+      return;
+    }
+    this.virtio!.transports[ordinal - 1].restoreState(state);
+  }
+
+  /**
+   * Parks every vCPU and waits until no device has I/O in flight (block requests
+   * complete, net transmit drained), so RAM, KVM state and device state are one
+   * consistent picture. Resolves with a SnapshotSource valid until the machine runs
+   * again; the caller resumes with cont() or leaves the machine paused.
+   */
+  async freeze(): Promise<SnapshotSource> {
+    if (!this.board || (this.state !== 'running' && this.state !== 'paused')) {
+      throw new MachineStateError(`the VM cannot be saved while it is ${this.state}`);
+    }
+    await this.stop();
+    for (const t of this.virtio?.transports ?? []) await t.device.quiesce?.();
+    const board = this.board;
+    return {
+      mem: board.mem, vm: board.vm, vcpuFds: board.vcpuFds,
+      machine: this.description(),
+      support: this.stateSupport(),
+      deviceState: (ordinal) => this.deviceState(ordinal),
+    };
+  }
+
+  private deviceState(ordinal: number): unknown {
+    if (ordinal === 0) return this.serial!.saveState();
+    return this.virtio!.transports[ordinal - 1].saveState();
+  }
+
+  /** Every device's state, in description() order (verify mode compares them). */
+  deviceStates(): unknown[] {
+    return this.description().devices.map((_d, i) => this.deviceState(i));
+  }
+
+  /**
+   * Records pages written from now on, by the guest (KVM's dirty log on the RAM slot)
+   * and by the VMM's devices. Only valid for the current board: a reset ends it.
+   */
+  trackDirtyPages(): DirtyTracker {
+    if (!this.board) throw new MachineStateError('the VM has no memory to track (not started)');
+    const tracker = new DirtyTracker(this.board.vm, this.board.ramSlot, this.board.mem);
+    tracker.start();
+    return tracker;
+  }
+
+  /** After a completed outgoing migration: the VM lives elsewhere now and stays paused here (QEMU's postmigrate). */
+  markMigrated(): void {
+    if (this.state === 'paused') this.setState('postmigrate');
   }
 
   private teardown(): void {
@@ -156,7 +318,8 @@ export class Machine extends EventEmitter implements VmControl {
 
   /** Input typed on the console (stdin or a serial socket). */
   serialInput(bytes: Uint8Array): void {
-    if (this.serial) this.serial.enqueueInput(bytes);
+    // While state is arriving the UART is about to be replaced by the restored one.
+    if (this.serial && this.state !== 'inmigrate') this.serial.enqueueInput(bytes);
     else this.pendingSerialInput.push(bytes);
   }
 
@@ -174,7 +337,7 @@ export class Machine extends EventEmitter implements VmControl {
   }
 
   async cont(): Promise<void> {
-    if (this.state !== 'paused') return;
+    if (this.state !== 'paused' && this.state !== 'postmigrate') return;
     this.setState('running');
     for (const v of this.vcpus) v.resume();
     this.emit('RESUME', {});
@@ -246,7 +409,7 @@ export class Machine extends EventEmitter implements VmControl {
       const wasPaused = this.state === 'paused';
       this.teardown();
       this.emit('RESET', { guest, reason });
-      this.build();
+      this.build(true);
       if (!wasPaused) {
         this.setState('running');
         for (const v of this.vcpus) v.resume();

@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GuestVm, guestSkipReason, BOOT_TIMEOUT_MS } from '../helpers/guest-vm.js';
 import { SocketClient } from '../monitor/socket-client.js';
+import { hmp } from '../helpers/hmp.js';
 
 const skip = guestSkipReason();
 
@@ -53,19 +54,6 @@ class Qmp {
     }
   }
   close(): void { this.c.close(); }
-}
-
-async function hmp(path: string, command: string): Promise<string> {
-  const c = await SocketClient.connect(path);
-  try {
-    await c.waitFor('(qemu) ', 10_000);
-    c.take();
-    c.write(command + '\n');
-    const text = await c.waitFor(/\(qemu\) $/, 30_000);
-    return text.replace(/\r/g, '').split('\n').slice(1, -1).join('\n'); // drop echo and prompt
-  } finally {
-    c.close();
-  }
 }
 
 test('-smp 2 guest driven through HMP and QMP', { skip, timeout: BOOT_TIMEOUT_MS + 180_000 }, async () => {

@@ -21,8 +21,9 @@ export function bridgeName(n: number): string {
   return `${PREFIX}${n}b`;
 }
 
-export function tapName(n: number): string {
-  return `${PREFIX}${n}t`;
+/** Tap `index` of network n (the first one keeps the plain name). */
+export function tapName(n: number, index = 0): string {
+  return index === 0 ? `${PREFIX}${n}t` : `${PREFIX}${n}t${index}`;
 }
 
 /** The client's veth end that stays on the bridge (the other end moves into the namespace as eth0). */

@@ -32,6 +32,8 @@ import { removeNetwork, sweepStaleNetworks } from './sweep.js';
 export interface TestNetworkOptions {
   /** Client namespaces to create (default 1). */
   clients?: number;
+  /** Taps on the bridge (default 1): a second VM (a migration destination, a backup) needs its own. */
+  taps?: number;
 }
 
 export interface TestClient {
@@ -65,16 +67,19 @@ export class TestNetwork {
   readonly bridge: { readonly name: string; readonly address: string };
   /** The VM's tap: persistent, on the bridge, up; open it with Tap.open({ ifname: tap.name }). */
   readonly tap: { readonly name: string };
+  /** Every tap of this network; taps[0] is `tap`. */
+  readonly taps: readonly { readonly name: string }[];
   /** What the guest behind the tap should use (QEMU's default MAC for the first NIC). */
   readonly guest: { readonly address: string; readonly mac: MacAddress };
   readonly clients: readonly TestClient[];
   private tornDown = false;
 
-  private constructor(n: number, clients: number) {
+  private constructor(n: number, clients: number, taps: number) {
     this.number = n;
     this.subnet = subnet(n);
     this.bridge = { name: bridgeName(n), address: bridgeAddress(n) };
-    this.tap = { name: tapName(n) };
+    this.taps = Array.from({ length: taps }, (_, i) => ({ name: tapName(n, i) }));
+    this.tap = this.taps[0];
     this.guest = { address: guestAddress(n), mac: MacAddress.qemuDefault(0) };
     this.clients = Array.from({ length: clients }, (_, i) => ({ ns: namespaceName(n, i), address: clientAddress(n, i) }));
   }
@@ -85,7 +90,9 @@ export class TestNetwork {
     if (!Number.isInteger(clients) || clients < 0 || clients > 100) throw new RangeError(`clients must be 0..100, got ${clients}`);
     sweepStaleNetworks();
     installExitHook();
-    const network = new TestNetwork(claimNetwork(), clients);
+    const taps = options.taps ?? 1;
+    if (!Number.isInteger(taps) || taps < 1 || taps > 9) throw new RangeError(`taps must be 1..9, got ${taps}`);
+    const network = new TestNetwork(claimNetwork(), clients, taps);
     live.add(network);
     try {
       network.build();
@@ -117,10 +124,12 @@ export class TestNetwork {
     ip(['address', 'add', `${this.bridge.address}/${PREFIX_LENGTH}`, 'dev', br]);
     ip(['link', 'set', 'dev', br, 'up']);
 
-    // Persistent, root-owned: it outlives the VM process, so a restarted VM can reattach.
-    ip(['tuntap', 'add', 'dev', this.tap.name, 'mode', 'tap', 'vnet_hdr']);
-    quietIpv6(this.tap.name);
-    ip(['link', 'set', 'dev', this.tap.name, 'master', br, 'up']);
+    // Persistent, root-owned: a tap outlives the VM process, so a restarted VM can reattach.
+    for (const tap of this.taps) {
+      ip(['tuntap', 'add', 'dev', tap.name, 'mode', 'tap', 'vnet_hdr']);
+      quietIpv6(tap.name);
+      ip(['link', 'set', 'dev', tap.name, 'master', br, 'up']);
+    }
 
     this.clients.forEach((client, i) => {
       const hostEnd = hostVethName(this.number, i);

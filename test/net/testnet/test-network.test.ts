@@ -107,3 +107,16 @@ test('networks of a killed process are swept by the next create()', { skip, time
     fresh.teardown();
   }
 });
+
+test('a second tap for a second VM: both on the bridge, both removed', { skip, timeout: 30_000 }, async () => {
+  let n = -1;
+  await withTestNetwork({ clients: 0, taps: 2 }, async (net) => {
+    n = net.number;
+    assert.deepEqual(net.taps.map((t) => t.name), [`cj${n}t`, `cj${n}t1`]);
+    assert.equal(net.tap, net.taps[0]);
+    const ports = JSON.parse(execFileSync('ip', ['-j', 'link', 'show', 'master', net.bridge.name], { encoding: 'utf8' })) as { ifname: string }[];
+    assert.deepEqual(ports.map((p) => p.ifname).sort(), net.taps.map((t) => t.name).sort());
+  });
+  assert.deepEqual(leftovers(n), []);
+  assert.throws(() => TestNetwork.create({ taps: 0 }), /taps must be 1\.\.9/);
+});

@@ -1,0 +1,133 @@
+/**
+ * The destination of `-incoming`: from a snapshot file, or over TCP from a live
+ * migration (wire.ts). Over TCP the VM runs only after the whole stream arrived and
+ * verified and the source said `go`; a failed attempt leaves nothing running and the
+ * listener waits for the next one.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { restoreSnapshotFile } from '../snapshot/machine-snapshot.js';
+import { restoreFromStream } from '../snapshot/stream-restore.js';
+import { MigrationProtocolError } from './errors.js';
+import { LineChannel } from './line-channel.js';
+import { hashDeviceStates, hashRam } from './verify.js';
+import { decodeHello, encodeLine, HELLO_SIZE, parseCommand } from './wire.js';
+import type { GuestMemory } from '../memory/guest-memory.js';
+import type { RestoreTarget } from '../snapshot/restore.js';
+import type { ExpectedMachine } from '../snapshot/reader.js';
+
+/** What the destination needs of a machine (Machine implements it). */
+export interface IncomingMachine {
+  startFromState(load: (target: RestoreTarget, expected: ExpectedMachine) => Promise<void>, paused?: boolean): Promise<void>;
+  readonly memory: GuestMemory;
+  deviceStates(): unknown[];
+  /** The VM runs here now: let the network know (RARP, as QEMU does). */
+  announceNetwork(): void;
+}
+
+export class IncomingListenError extends Error {
+  override readonly name = 'IncomingListenError';
+}
+
+export async function incomingFromFile(machine: IncomingMachine, path: string, paused = false): Promise<void> {
+  await machine.startFromState((target, expected) => restoreSnapshotFile(path, expected, target).then(() => {}), paused);
+  machine.announceNetwork();
+}
+
+const HELLO_TIMEOUT_MS = 10_000;
+
+/** Exactly `n` bytes from a socket, leaving the rest unread in it. */
+function readExact(socket: Socket, n: number, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const done = (e?: Error, b?: Buffer) => {
+      clearTimeout(timer);
+      socket.off('readable', tryRead).off('end', onEnd).off('error', done);
+      if (e) reject(e);
+      else resolve(b!);
+    };
+    const onEnd = () => done(new MigrationProtocolError('the source closed the connection before its hello'));
+    const tryRead = () => {
+      const b = socket.read(n) as Buffer | null;
+      if (b) done(undefined, b);
+    };
+    const timer = setTimeout(() => done(new MigrationProtocolError('the source sent no hello')), timeoutMs);
+    socket.on('readable', tryRead).once('end', onEnd).once('error', done);
+    tryRead();
+  });
+}
+
+export interface IncomingTcpOptions {
+  host: string;
+  port: number;
+  notice(line: string): void;
+}
+
+export interface IncomingListener {
+  /** Resolves once a migration has started the VM here (the listener is closed then). */
+  readonly completed: Promise<void>;
+  close(): void;
+}
+
+/**
+ * Listens (rejecting with IncomingListenError when the port can't be had), then runs
+ * migration attempts one at a time until one has started the VM. A failed attempt
+ * leaves nothing running; the next connection tries again.
+ */
+export async function listenForMigration(machine: IncomingMachine, opts: IncomingTcpOptions): Promise<IncomingListener> {
+  const server = createServer({ pauseOnConnect: true });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => reject(new IncomingListenError(e.code === 'EADDRINUSE'
+      ? `-incoming tcp:${opts.host}:${opts.port}: port ${opts.port} is already in use (another cuju waiting there?): choose another port`
+      : `-incoming tcp:${opts.host}:${opts.port}: cannot listen: ${e.message}`)));
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  opts.notice(`waiting for an incoming migration on ${opts.host}:${opts.port}`);
+  const completed = new Promise<void>((resolve) => {
+    let busy = false;
+    server.on('connection', (socket: Socket) => {
+      if (busy) {
+        socket.end(encodeLine({ type: 'error', message: 'another migration is already arriving here' }));
+        return;
+      }
+      busy = true;
+      void receive(machine, socket).then(
+        () => {
+          closeServer(server);
+          opts.notice('incoming migration completed: the VM runs here now');
+          resolve();
+        },
+        (e: Error) => {
+          busy = false;
+          opts.notice(`incoming migration failed: ${e.message}; still waiting on ${opts.host}:${opts.port}`);
+        },
+      );
+    });
+  });
+  return { completed, close: () => closeServer(server) };
+}
+
+function closeServer(server: Server): void {
+  server.close();
+}
+
+async function receive(machine: IncomingMachine, socket: Socket): Promise<void> {
+  socket.setNoDelay(true);
+  let channel: LineChannel | undefined;
+  try {
+    const hello = decodeHello(await readExact(socket, HELLO_SIZE, HELLO_TIMEOUT_MS));
+    await machine.startFromState(async (target, expected) => {
+      const result = await restoreFromStream(socket, expected, target, { trailing: 'allow' });
+      channel = new LineChannel(socket, result.rest);
+      channel.send(encodeLine(hello.verify
+        ? { type: 'loaded', ramHash: hashRam(machine.memory), deviceHash: hashDeviceStates(machine.deviceStates()) }
+        : { type: 'loaded' }));
+      const command = parseCommand(await channel.next());
+      if (command.type === 'abort') throw new MigrationProtocolError(`the source aborted the migration: ${command.reason}`);
+    });
+    channel!.send(encodeLine({ type: 'started' }));
+    machine.announceNetwork();
+    socket.end();
+  } catch (e) {
+    if (!socket.destroyed) socket.end(encodeLine({ type: 'error', message: (e as Error).message }));
+    throw e;
+  }
+}

@@ -1,0 +1,265 @@
+/**
+ * One outgoing migration: to a file (a snapshot; the VM carries on afterwards) or live
+ * over TCP with pre-copy (the VM ends up running at the destination and stays paused
+ * here, QEMU's postmigrate).
+ *
+ * Live pre-copy: start dirty tracking, send all non-zero RAM while the guest runs, then
+ * passes over the pages dirtied meanwhile until the last pass's dirty set could be sent
+ * within the downtime limit at the measured rate (or the pass budget is spent); then
+ * freeze the VM, send the final dirty set, the vCPU, VM and device state, and hand over.
+ * Any failure or cancel before the destination confirms leaves this VM running as it was.
+ */
+import { EventEmitter } from 'node:events';
+import { connect, type Socket } from 'node:net';
+import { captureVcpuState } from '../kvm/state/vcpu-state.js';
+import { captureVmState } from '../kvm/state/vm-state.js';
+import { saveSnapshotFile, type SnapshotSource } from '../snapshot/machine-snapshot.js';
+import { SnapshotWriter } from '../snapshot/writer.js';
+import { MigrationCancelledError, MigrationProtocolError } from './errors.js';
+import { LineChannel } from './line-channel.js';
+import type { DirtyPageTracker, MigratableMachine } from './migratable.js';
+import { RateLimitedWritable } from './rate-limit.js';
+import { emptyStats, type MigrationStats, type MigrationStatus } from './status.js';
+import type { MigrateTarget } from './uri.js';
+import { hashDeviceStates, hashRam } from './verify.js';
+import { encodeHello, encodeLine, parseReply } from './wire.js';
+
+const PAGE = 4096;
+/** Passes after the first before the switch-over is forced (a guest dirtying faster than the link never converges). */
+const MAX_PASSES = 30;
+const CONNECT_TIMEOUT_MS = 10_000;
+
+export interface OutgoingOptions {
+  verify: boolean;
+  downtimeLimitMs: number;
+  /** Bytes per second. */
+  maxBandwidth: number;
+}
+
+export class OutgoingMigration extends EventEmitter {
+  readonly stats: MigrationStats;
+  private readonly started = performance.now();
+  private readonly abort = new AbortController();
+  private socket?: Socket;
+  private resumeOnFailure = false;
+  private limiter?: RateLimitedWritable;
+  private finishedSwitchOver = false;
+
+  constructor(private readonly machine: MigratableMachine, private readonly target: MigrateTarget, private readonly opts: OutgoingOptions) {
+    super();
+    this.stats = emptyStats('setup', machine.description().ramBytes);
+  }
+
+  /** Runs to the end; never rejects (the outcome is in stats.status / stats.error). */
+  async run(): Promise<void> {
+    this.setStatus('setup');
+    try {
+      if (this.target.kind === 'file') await this.toFile(this.target.path);
+      else await this.live(this.target.host, this.target.port);
+      this.setStatus('completed');
+    } catch (e) {
+      this.stats.error = this.abort.signal.aborted ? undefined : (e as Error).message;
+      if (this.resumeOnFailure && !this.finishedSwitchOver) await this.machine.cont();
+      this.setStatus(this.abort.signal.aborted ? 'cancelled' : 'failed');
+    } finally {
+      this.socket?.destroy();
+      this.stats.totalTimeMs = performance.now() - this.started;
+    }
+  }
+
+  cancel(): void {
+    if (this.abort.signal.aborted || this.finishedSwitchOver) return;
+    this.setStatus('cancelling');
+    this.abort.abort();
+    this.socket?.destroy(new MigrationCancelledError());
+  }
+
+  setMaxBandwidth(bytesPerSecond: number): void {
+    this.opts.maxBandwidth = bytesPerSecond;
+    this.limiter?.setRate(bytesPerSecond);
+  }
+
+  private setStatus(s: MigrationStatus): void {
+    if (this.stats.status === s) return;
+    this.stats.status = s;
+    this.stats.totalTimeMs = performance.now() - this.started;
+    this.emit('status', s);
+  }
+
+  private checkCancelled(): void {
+    if (this.abort.signal.aborted) throw new MigrationCancelledError();
+  }
+
+  private async toFile(path: string): Promise<void> {
+    const wasRunning = this.machine.runState() === 'running';
+    this.resumeOnFailure = wasRunning;
+    this.stats.setupTimeMs = performance.now() - this.started;
+    this.setStatus('active');
+    const stoppedAt = performance.now();
+    const src = await this.machine.freeze();
+    this.setStatus('device');
+    this.stats.transferredBytes = await saveSnapshotFile(path, src);
+    this.stats.downtimeMs = performance.now() - stoppedAt;
+    if (wasRunning) await this.machine.cont();
+  }
+
+  private async connect(host: string, port: number): Promise<Socket> {
+    const socket = connect({ host, port });
+    this.socket = socket;
+    socket.setNoDelay(true);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => socket.destroy(new Error(`no answer from ${host}:${port} within ${CONNECT_TIMEOUT_MS / 1000} s`)), CONNECT_TIMEOUT_MS);
+      socket.once('connect', () => { clearTimeout(timer); resolve(); });
+      socket.once('error', (e) => {
+        clearTimeout(timer);
+        const code = (e as NodeJS.ErrnoException).code;
+        reject(new MigrationProtocolError(code === 'ECONNREFUSED'
+          ? `nothing listens on ${host}:${port}: start the destination with -incoming tcp:0:${port} first`
+          : `cannot connect to ${host}:${port}: ${e.message}`));
+      });
+    });
+    return socket;
+  }
+
+  private async live(host: string, port: number): Promise<void> {
+    const socket = await this.connect(host, port);
+    this.checkCancelled();
+    const replies = new LineChannel(socket);
+    // The destination's first line: normally 'loaded' after the stream, but it comes
+    // early when the destination refuses the stream (other RAM size...).
+    let firstLine: string | undefined;
+    const first = replies.next().then((l) => { firstLine = l; return l; });
+    first.catch(() => {});
+    socket.write(encodeHello({ verify: this.opts.verify }));
+    const limiter = new RateLimitedWritable(socket, this.opts.maxBandwidth);
+    this.limiter = limiter;
+    const mem = this.machine.memory;
+    const writer = new SnapshotWriter(limiter, this.machine.description());
+    const failWith = async <T>(p: Promise<T>): Promise<T> => {
+      try {
+        return await p;
+      } catch (e) {
+        this.checkCancelled();
+        // Give a refusal from the destination a moment to arrive: it says why better than EPIPE.
+        await Promise.race([first.catch(() => {}), new Promise((r) => setTimeout(r, 200))]);
+        const refusal = firstLine === undefined ? undefined : safeReply(firstLine);
+        if (refusal?.type === 'error') throw new MigrationProtocolError(`the destination refused the migration: ${refusal.message}`);
+        throw e;
+      }
+    };
+
+    const wasRunning = this.machine.runState() === 'running';
+    this.resumeOnFailure = wasRunning;
+    let tracker: DirtyPageTracker | undefined = this.machine.trackDirtyPages();
+    try {
+      this.stats.setupTimeMs = performance.now() - this.started;
+      this.setStatus('active');
+      let passStart = performance.now();
+      let passBytes = writer.bytesWritten;
+      await failWith(writer.writeRam(mem, 0));
+      this.countPass(writer.bytesWritten - passBytes, performance.now() - passStart);
+      let pass = 1;
+      let dirty = tracker.harvest();
+      this.noteDirty(dirty.count(), performance.now() - passStart);
+      for (; pass <= MAX_PASSES; pass++) {
+        this.checkCancelled();
+        if (this.fitsDowntime(dirty.count())) break;
+        passStart = performance.now();
+        passBytes = writer.bytesWritten;
+        await failWith(writer.writePages(mem, pass, dirty));
+        this.countPass(writer.bytesWritten - passBytes, performance.now() - passStart);
+        dirty = tracker.harvest();
+        this.noteDirty(dirty.count(), performance.now() - passStart);
+      }
+      this.checkCancelled();
+
+      const stoppedAt = performance.now();
+      const src = await this.machine.freeze();
+      this.setStatus('device');
+      // The last harvested set was not sent yet (it fitted the downtime): send it with
+      // whatever was dirtied since, now that nothing changes any more.
+      const final = dirty.union(tracker.harvest());
+      tracker.stop();
+      tracker = undefined;
+      await failWith(writer.writePages(mem, pass, final));
+      this.stats.remainingBytes = 0;
+      await failWith(this.writeMachineState(writer, src));
+      this.stats.transferredBytes = writer.bytesWritten + 16;
+
+      const reply = parseReply(await failWith(first));
+      if (reply.type === 'error') throw new MigrationProtocolError(`the destination could not load the VM: ${reply.message}`);
+      if (reply.type !== 'loaded') throw new MigrationProtocolError('the destination replied out of turn');
+      if (this.opts.verify) this.verify(src, reply);
+      replies.send(encodeLine({ type: 'go' }));
+      // From here the destination may be running the VM: never resume it here as well.
+      this.finishedSwitchOver = true;
+      const started = await replies.next().then(parseReply, (e: Error) => e);
+      this.stats.downtimeMs = performance.now() - stoppedAt;
+      this.machine.markMigrated();
+      if (started instanceof Error || started.type !== 'started') {
+        throw new MigrationProtocolError('the destination did not confirm it started the VM; the VM stays paused here (`cont` resumes it if the destination is not running it)');
+      }
+    } finally {
+      tracker?.stop();
+    }
+  }
+
+  private verify(src: SnapshotSource, reply: { ramHash?: string; deviceHash?: string }): void {
+    const ram = hashRam(this.machine.memory);
+    const devices = hashDeviceStates(src.machine.devices.map((d, i) => src.deviceState(i, d)));
+    const bad: string[] = [];
+    if (reply.ramHash !== ram) bad.push('guest RAM');
+    if (reply.deviceHash !== devices) bad.push('device state');
+    this.stats.verify = bad.length ? 'mismatch' : 'match';
+    if (bad.length) {
+      this.socketSendAbort(`verify mismatch in ${bad.join(' and ')}`);
+      throw new MigrationProtocolError(`verify failed: the destination's ${bad.join(' and ')} differ from the source's; the VM keeps running here`);
+    }
+  }
+
+  private socketSendAbort(reason: string): void {
+    this.socket?.write(encodeLine({ type: 'abort', reason }));
+  }
+
+  private async writeMachineState(writer: SnapshotWriter, src: SnapshotSource): Promise<void> {
+    const vcpus = src.vcpuFds.map((fd) => captureVcpuState(fd, src.support));
+    const vm = captureVmState(src.vm, src.support.capabilities);
+    const devices = src.machine.devices.map((d, i) => src.deviceState(i, d));
+    for (const [i, s] of vcpus.entries()) await writer.writeVcpu(i, s);
+    await writer.writeVm(vm);
+    for (const [i, s] of devices.entries()) await writer.writeDevice(i, s);
+    await writer.finish();
+  }
+
+  private countPass(bytes: number, ms: number): void {
+    this.stats.transferredBytes += bytes;
+    const pages = Math.floor(bytes / PAGE);
+    this.stats.normalPages += pages;
+    if (ms > 0) {
+      this.stats.mbps = (bytes * 8) / 1000 / ms;
+      this.stats.pagesPerSecond = (pages * 1000) / ms;
+    }
+    this.stats.totalTimeMs = performance.now() - this.started;
+    this.emit('progress', this.stats);
+  }
+
+  private noteDirty(pages: number, ms: number): void {
+    this.stats.dirtySyncCount++;
+    this.stats.remainingBytes = pages * PAGE;
+    this.stats.dirtyPagesRate = ms > 0 ? (pages * 1000) / ms : 0;
+  }
+
+  /** Would sending `pages` take no longer than the downtime limit at the rate seen so far? */
+  private fitsDowntime(pages: number): boolean {
+    const bytesPerMs = Math.min(this.opts.maxBandwidth / 1000, Math.max(1, (this.stats.mbps * 1e6) / 8 / 1000));
+    return (pages * PAGE) / bytesPerMs <= this.opts.downtimeLimitMs;
+  }
+}
+
+function safeReply(line: string) {
+  try {
+    return parseReply(line);
+  } catch {
+    return undefined;
+  }
+}

@@ -15,11 +15,11 @@
 import { spawnSync } from 'node:child_process';
 import { detectBackend } from '../src/kvm/system.js';
 import { TestNetwork } from '../src/net/testnet/test-network.js';
-import { ConsoleVm, VmExitedError } from './io/console-vm.js';
+import { ConsoleVm } from './io/console-vm.js';
 import { measureDisk, type DiskResult } from './io/disk.js';
-import { ensureGuestAddress, measureRtt, measureTcp, type RttResult, type TcpResult } from './io/net.js';
+import { ensureGuestAddress, measureRtt, measureTcp, type GuestPackets, type RttResult, type TcpResult } from './io/net.js';
 import { createScratch, type Scratch } from './io/scratch.js';
-import { markdownTable, textTable, type Row } from './io/table.js';
+import { markdownTable, textTable, threeDigits, type Row } from './io/table.js';
 import { cujuCommand, MEM_MIB, qemuCommand, type GuestSetup } from './io/vmm-args.js';
 
 const MiB = 1024 * 1024;
@@ -38,7 +38,6 @@ const READY = /cuju-guest: ready/;
 const BOOT_TIMEOUT_MS = 10 * 60_000;
 /** Any single measurement; at emulated-kernel speeds 16 MiB of dd takes tens of seconds. */
 const STEP_TIMEOUT_MS = 5 * 60_000;
-const NET_MISSING = /virtio-net is not implemented/;
 
 interface VmmResult {
   label: string;
@@ -54,11 +53,11 @@ interface VmmResult {
 
 type CommandFor = (setup: GuestSetup) => { command: string; args: string[] };
 
-async function benchVmm(label: string, commandFor: CommandFor, scratch: Scratch, withNet: boolean): Promise<VmmResult> {
-  const network = withNet ? TestNetwork.create({ clients: 1 }) : undefined;
+async function benchVmm(label: string, commandFor: CommandFor, scratch: Scratch): Promise<VmmResult> {
+  const network = TestNetwork.create({ clients: 1 });
   const setup: GuestSetup = {
     image: scratch.image,
-    net: network && { tap: network.tap.name, mac: network.guest.mac.toString(), guestAddress: network.guest.address, gateway: network.bridge.address },
+    net: { tap: network.tap.name, mac: network.guest.mac.toString(), guestAddress: network.guest.address, gateway: network.bridge.address },
   };
   const { command, args } = commandFor(setup);
   console.log(`\n${label}: ${command} ${args.map((a) => (/[\s"]/.test(a) ? `'${a}'` : a)).join(' ')}`);
@@ -66,16 +65,7 @@ async function benchVmm(label: string, commandFor: CommandFor, scratch: Scratch,
   const result: VmmResult = { label };
   try {
     const t0 = Date.now();
-    try {
-      await vm.waitFor(READY, BOOT_TIMEOUT_MS);
-    } catch (e) {
-      if (withNet && e instanceof VmExitedError && NET_MISSING.test(vm.stderr)) {
-        console.log(`  ${label} has no virtio-net yet (${vm.stderr.trim().split('\n').pop()}): disk only`);
-        const diskOnly = await benchVmm(label, commandFor, scratch, false);
-        return { ...diskOnly, netNote: 'no virtio-net in this build' };
-      }
-      throw e;
-    }
+    await vm.waitFor(READY, BOOT_TIMEOUT_MS);
     result.bootSeconds = (Date.now() - t0) / 1000;
     console.log(`  guest ready after ${result.bootSeconds.toFixed(1)} s`);
     // The console shell starts after the ready line (busybox init forks it): wait for its
@@ -94,31 +84,36 @@ async function benchVmm(label: string, commandFor: CommandFor, scratch: Scratch,
       console.log(`  disk part failed: ${(e as Error).message}`);
     }
 
-    if (network) {
-      try {
-        await ensureGuestAddress(vm, network.guest.address, STEP_TIMEOUT_MS);
-        result.tcp = await measureTcp(vm, network, scratch.payload, TCP_MIB * MiB, STEP_TIMEOUT_MS);
-        console.log(`  TCP ${TCP_MIB} MiB namespace → guest: ${result.tcp.hostSeconds.toFixed(2)} s`);
-        result.rtt = await measureRtt(vm, network, scratch.wwwDir, REQUESTS, STEP_TIMEOUT_MS);
-        console.log(`  HTTP: ${REQUESTS} requests, ${result.rtt.perRequestMs.toFixed(1)} ms each (client's own cost on loopback ${result.rtt.clientFloorMs.toFixed(1)} ms)`);
-      } catch (e) {
-        result.netNote ??= 'failed (see log)';
-        console.log(`  network part failed: ${(e as Error).message}`);
-      }
+    try {
+      await ensureGuestAddress(vm, network.guest.address, STEP_TIMEOUT_MS);
+      result.tcp = await measureTcp(vm, network, scratch.payload, TCP_MIB * MiB, STEP_TIMEOUT_MS);
+      console.log(`  TCP ${TCP_MIB} MiB namespace → guest: ${result.tcp.hostSeconds.toFixed(2)} s; ${packetSummary(result.tcp.guestPackets, result.tcp.hostSeconds)}`);
+      result.rtt = await measureRtt(vm, network, scratch.wwwDir, REQUESTS, STEP_TIMEOUT_MS);
+      console.log(`  HTTP: ${REQUESTS} requests, ${result.rtt.perRequestMs.toFixed(1)} ms each (client's own cost on loopback ${result.rtt.clientFloorMs.toFixed(1)} ms); ${packetSummary(result.rtt.guestPackets, result.rtt.perRequestMs * REQUESTS / 1000)}`);
+    } catch (e) {
+      result.netNote ??= 'failed (see log)';
+      console.log(`  network part failed: ${(e as Error).message}`);
     }
     return result;
   } finally {
     await vm.stop();
-    network?.teardown();
+    network.teardown();
   }
+}
+
+/** What the guest's eth0 counted during a measurement, per packet: where the time went. */
+function packetSummary(p: GuestPackets, seconds: number): string {
+  const total = p.rx + p.tx;
+  const perPacket = total > 0 ? `, ${(seconds * 1000 / total).toFixed(2)} ms per packet` : '';
+  return `guest eth0: ${p.rx} packets in (${p.rx > 0 ? Math.round(p.rxBytes / p.rx) : 0} bytes mean), ${p.tx} out${perPacket}`;
 }
 
 const mibPerSec = (bytes: number, seconds: number) => (seconds > 0 ? bytes / MiB / seconds : undefined);
 
 function rows(results: VmmResult[]): Row[] {
   const pick = (f: (r: VmmResult) => number | undefined) => results.map(f);
-  const rate = (v: number) => `${v.toPrecision(3)} MiB/s`;
-  const ms = (v: number) => `${v.toPrecision(3)} ms`;
+  const rate = (v: number) => `${threeDigits(v)} MiB/s`;
+  const ms = (v: number) => `${threeDigits(v)} ms`;
   const diskMissing = results.map((r) => r.diskNote ?? 'n/a');
   const netMissing = results.map((r) => r.netNote ?? 'n/a');
   return [
@@ -145,12 +140,12 @@ async function main(): Promise<void> {
     const results: VmmResult[] = [];
     const header = ['metric'];
     if (VMMS.includes('cuju')) {
-      results.push(await benchVmm(`cuju (KVM ${backend})`, cujuCommand, scratch, true));
+      results.push(await benchVmm(`cuju (KVM ${backend})`, cujuCommand, scratch));
       header.push(`cuju (KVM ${backend})`);
     }
     if (VMMS.includes('qemu')) {
       if (qemuBin) {
-        results.push(await benchVmm(`QEMU microvm (${accel})`, (s) => qemuCommand(qemuBin, accel, s), scratch, true));
+        results.push(await benchVmm(`QEMU microvm (${accel})`, (s) => qemuCommand(qemuBin, accel, s), scratch));
         header.push(`QEMU microvm (${accel})`);
       } else {
         console.log('\nqemu-system-x86_64 not installed (apt-get install qemu-system-x86): no baseline this run');

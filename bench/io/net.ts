@@ -14,9 +14,17 @@ const HTTP_PORT = 8080;
 /** Port of the reference httpd on the client namespace's own loopback. */
 const LOCAL_HTTP_PORT = 8081;
 
+/** What the guest's eth0 counted during a measurement (its /sys statistics, read before and after). */
+export interface GuestPackets {
+  rx: number;
+  rxBytes: number;
+  tx: number;
+}
+
 export interface TcpResult {
   bytes: number;
   hostSeconds: number;
+  guestPackets: GuestPackets;
 }
 
 export interface RttResult {
@@ -25,6 +33,8 @@ export interface RttResult {
   perRequestMs: number;
   /** Mean host time per request of the same loop against a server on the client's loopback: the client's own cost. */
   clientFloorMs: number;
+  /** During the timed requests. */
+  guestPackets: GuestPackets;
 }
 
 interface Exit { status: number | null; stderr: string; ms: number }
@@ -54,6 +64,21 @@ export async function ensureGuestAddress(vm: ConsoleVm, address: string, timeout
   await vm.check0(`ifconfig eth0 ${address} netmask 255.255.255.0 up`, timeoutMs);
 }
 
+const STATS = ['rx_packets', 'rx_bytes', 'tx_packets'].map((f) => `/sys/class/net/eth0/statistics/${f}`);
+
+/** The guest's eth0 counters now (one console command, outside any timed part). */
+async function guestCounters(vm: ConsoleVm, timeoutMs: number): Promise<GuestPackets> {
+  const r = await vm.check0(`cat ${STATS.join(' ')}`, timeoutMs);
+  // The last three lines: the echoed command line before them may wrap at the tty's width.
+  const [rx, rxBytes, tx] = r.out.trim().split('\n').slice(-3).map((line) => (/^\d+$/.test(line.trim()) ? Number(line) : NaN));
+  if (![rx, rxBytes, tx].every(Number.isSafeInteger)) throw new Error(`${vm.label}: unexpected eth0 statistics:\n${r.out}`);
+  return { rx, rxBytes, tx };
+}
+
+function packetsBetween(before: GuestPackets, after: GuestPackets): GuestPackets {
+  return { rx: after.rx - before.rx, rxBytes: after.rxBytes - before.rxBytes, tx: after.tx - before.tx };
+}
+
 /** Retries `attempt` (refused while the guest is still starting its server) until it succeeds. */
 async function untilAccepted(label: string, attempt: () => Promise<Exit>, timeoutMs: number): Promise<Exit> {
   const deadline = Date.now() + timeoutMs;
@@ -68,6 +93,7 @@ async function untilAccepted(label: string, attempt: () => Promise<Exit>, timeou
 /** One TCP stream of the payload file from the client namespace into `nc -l` in the guest. */
 export async function measureTcp(vm: ConsoleVm, network: TestNetwork, payloadPath: string, bytes: number, timeoutMs: number): Promise<TcpResult> {
   const client = network.clients[0];
+  const before = await guestCounters(vm, timeoutMs);
   // The server keeps the console as stdin (no input arrives while it runs): with
   // </dev/null, busybox nc would half-close at once and the client would stop early.
   const server = vm.run(`nc -l -p ${TCP_PORT} > /dev/null`, timeoutMs);
@@ -76,7 +102,8 @@ export async function measureTcp(vm: ConsoleVm, network: TestNetwork, payloadPat
     () => timedInNamespace(client.ns, ['busybox', 'nc', '-w', '10', network.guest.address, String(TCP_PORT)], timeoutMs, payloadPath), timeoutMs);
   const done = await server;
   if (done.status !== 0) throw new Error(`${vm.label}: guest nc -l failed (status ${done.status}):\n${done.out}`);
-  return { bytes, hostSeconds: sent.ms / 1000 };
+  const guestPackets = packetsBetween(before, await guestCounters(vm, timeoutMs));
+  return { bytes, hostSeconds: sent.ms / 1000, guestPackets };
 }
 
 const wgetLoop = (url: string, count: number) => ['busybox', 'sh', '-c',
@@ -89,9 +116,11 @@ export async function measureRtt(vm: ConsoleVm, network: TestNetwork, wwwDir: st
   const url = `http://${network.guest.address}:${HTTP_PORT}/index.html`;
   // The first request also resolves ARP and faults httpd's pages in: not part of the figure.
   await untilAccepted(`${vm.label} first HTTP request`, () => timedInNamespace(ns, wgetLoop(url, 1), timeoutMs), timeoutMs);
+  const before = await guestCounters(vm, timeoutMs);
   const timed = await timedInNamespace(ns, wgetLoop(url, requests), timeoutMs);
   if (timed.status !== 0) throw new Error(`${vm.label}: wget loop failed (status ${timed.status}): ${timed.stderr.trim()}`);
-  return { requests, perRequestMs: timed.ms / requests, clientFloorMs: await clientFloor(ns, wwwDir, requests, timeoutMs) };
+  const guestPackets = packetsBetween(before, await guestCounters(vm, timeoutMs));
+  return { requests, perRequestMs: timed.ms / requests, clientFloorMs: await clientFloor(ns, wwwDir, requests, timeoutMs), guestPackets };
 }
 
 /** The same wget loop against busybox httpd on the namespace's loopback: fork/exec and client costs only. */

@@ -10,10 +10,15 @@ export interface Row {
   missing?: string[];
 }
 
+/** Three significant digits without exponent notation: 0.0340, 9.34, 146, 1370. */
+export function threeDigits(v: number): string {
+  return Math.abs(v) >= 1000 ? Math.round(Number(v.toPrecision(3))).toString() : v.toPrecision(3);
+}
+
 export function ratioCell(values: (number | undefined)[]): string {
   const [a, b] = values;
   if (a === undefined || b === undefined || b === 0) return '–';
-  return `${(a / b).toPrecision(3)}`;
+  return threeDigits(a / b);
 }
 
 function cells(row: Row): string[] {

@@ -7,6 +7,8 @@
  * the callback drains the fd until EAGAIN. A device with no room for more packets
  * calls pauseReceive() and resumeReceive() once the guest posts buffers (QEMU's
  * can_receive/qemu_flush_queued_packets): a paused tap leaves packets queued in the kernel.
+ * A NIC that is reset or replaced (the tap outlives device models) calls stopReceive(),
+ * and the next model attaches its own receiver.
  */
 import { execFileSync } from 'node:child_process';
 import { readSync, writeSync, writevSync } from 'node:fs';
@@ -153,13 +155,31 @@ export class Tap {
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
-  /** Starts delivering received packets to `handler`. onError gets a read failure other than EAGAIN (receiving then stops). */
+  /**
+   * Starts delivering received packets to `handler` (unless paused). onError gets a read
+   * failure other than EAGAIN (receiving then stops). One receiver at a time: a second
+   * one (e.g. a new NIC model after a machine reset) can attach after stopReceive().
+   */
   receive(handler: TapPacketHandler, onError?: (error: Error) => void): void {
     this.assertOpen();
-    if (this.handler) throw new TapError(`tap '${this.name}' already has a receiver`);
+    if (this.handler) {
+      throw new TapError(`tap '${this.name}' already has a receiver: the NIC using it must stop receiving (stopReceive) before another attaches`);
+    }
     this.handler = handler;
     this.onReceiveError = onError;
     if (!this.paused) this.startWatching();
+  }
+
+  /**
+   * Detaches the receiver: no more calls to its handler, packets wait in the kernel's
+   * queue, and the next receive() starts afresh (not paused). For a NIC that is reset or
+   * replaced while the tap stays open. Safe inside the handler; a no-op without a receiver.
+   */
+  stopReceive(): void {
+    this.stopWatching();
+    this.handler = undefined;
+    this.onReceiveError = undefined;
+    this.paused = false;
   }
 
   /** Stops reading: packets wait in the kernel's queue (which drops when full). Safe inside the handler. */

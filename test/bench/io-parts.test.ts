@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { guestTimed } from '../../bench/io/guest-clock.js';
 import { kernelAppend } from '../../bench/io/vmm-args.js';
-import { markdownTable, ratioCell, textTable, type Row } from '../../bench/io/table.js';
+import { markdownTable, ratioCell, textTable, threeDigits, type Row } from '../../bench/io/table.js';
 
 test('guestTimed wraps the command with fork-free /proc/uptime reads and keeps its status', () => {
   const t = guestTimed('dd if=/dev/vda of=/dev/null bs=1M count=16 iflag=direct');
@@ -40,4 +40,13 @@ test('the table prints both VMMs, the ratio, and why a value is missing', () => 
   assert.match(text, /TCP\s+no virtio-net in this build\s+10 MiB\/s\s+–/);
   const md = markdownTable(['metric', 'cuju', 'qemu', 'cuju ÷ QEMU'], rows);
   assert.equal(md.split('\n')[2], '| disk read | 2 MiB/s | 200 MiB/s | 0.0100 |');
+});
+
+test('figures keep three significant digits without exponent notation', () => {
+  assert.equal(threeDigits(1368.5), '1370');
+  assert.equal(threeDigits(12345), '12300');
+  assert.equal(threeDigits(146.2), '146');
+  assert.equal(threeDigits(9.344), '9.34');
+  assert.equal(threeDigits(0.034), '0.0340');
+  assert.equal(ratioCell([1368.5, 9.34]), '147');
 });

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConsoleProcess, killOnExit } from './console-process.js';
 import { kvmSkipReason } from './kvm.js';
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
@@ -15,21 +16,13 @@ export const KERNEL = join(ROOT, 'guest/out/bzImage');
 export const INITRD = join(ROOT, 'guest/out/initramfs.cpio');
 export const CUJU = join(ROOT, 'bin/cuju.js');
 
-const children = new Set<ChildProcess>();
-let exitHook = false;
-
 /**
  * Spawns `cuju ARGS`. The VMM is killed when the test process exits, even if the test
  * timed out or threw before its own clean-up ran, so no VM outlives its test.
  */
 export function spawnCuju(args: string[], options: SpawnOptions = {}): ChildProcess {
   const child = spawn(process.execPath, [CUJU, ...args], { stdio: ['pipe', 'pipe', 'pipe'], ...options });
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  if (!exitHook) {
-    exitHook = true;
-    process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
-  }
+  killOnExit(child);
   return child;
 }
 
@@ -61,11 +54,8 @@ export class GuestVm {
   readonly hmpPath = join(this.dir, 'hmp.sock');
   readonly qmpPath = join(this.dir, 'qmp.sock');
   readonly child: ChildProcess;
-  output = '';
-  stderr = '';
+  private readonly console: ConsoleProcess;
   private seq = 0;
-  private waiters: { re: RegExp; from: number; resolve: (m: RegExpMatchArray) => void }[] = [];
-  readonly exited: Promise<number | null>;
 
   constructor(opts: GuestOptions = {}) {
     const args = [
@@ -78,32 +68,17 @@ export class GuestVm {
       ...(opts.extraArgs ?? []),
     ];
     this.child = spawnCuju(args);
-    this.child.stdout!.on('data', (d: Buffer) => {
-      this.output += d.toString('latin1');
-      this.check();
-    });
-    this.child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString(); });
-    this.exited = new Promise((r) => this.child.on('exit', (code) => r(code)));
+    this.console = new ConsoleProcess(this.child, 'cuju');
   }
 
-  private check(): void {
-    this.waiters = this.waiters.filter((w) => {
-      const m = this.output.slice(w.from).match(w.re);
-      if (m) w.resolve(m);
-      return !m;
-    });
-  }
+  /** Everything the console printed so far. */
+  get output(): string { return this.console.output; }
+  get stderr(): string { return this.console.stderr; }
+  get exited(): Promise<number | null> { return this.console.exited; }
 
   /** Waits for `re` in console output written after offset `from`. */
   waitFor(re: RegExp, timeoutMs: number, from = 0): Promise<RegExpMatchArray> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${re}; console tail:\n${this.output.slice(-2000)}\nstderr:\n${this.stderr}`)), timeoutMs);
-      const done = (m: RegExpMatchArray) => { clearTimeout(timer); resolve(m); };
-      const m = this.output.slice(from).match(re);
-      if (m) done(m);
-      else this.waiters.push({ re, from, resolve: done });
-      this.exited.then((code) => reject(new Error(`cuju exited (${code}) while waiting for ${re}; stderr:\n${this.stderr}\nconsole tail:\n${this.output.slice(-2000)}`)));
-    });
+    return this.console.waitFor(re, timeoutMs, from);
   }
 
   async waitForShell(): Promise<void> {
@@ -120,7 +95,7 @@ export class GuestVm {
     // typed while the shell was still starting, possibly wrapped) never matches them,
     // because there they are followed by ';' or ' $?'. printf's arguments are expanded
     // before it runs, so $? is the command's status.
-    this.child.stdin!.write(`printf '%s\\n' ${start}; ${cmd}; printf '\\n%s %s\\n' ${end} $?\n`);
+    this.console.write(`printf '%s\\n' ${start}; ${cmd}; printf '\\n%s %s\\n' ${end} $?\n`);
     const m = await this.waitFor(new RegExp(`\\n${start}\\r?\\n([\\s\\S]*?)\\r?\\n${end} (\\d+)`), timeoutMs, from);
     return { out: m[1].replace(/\r/g, ''), status: Number(m[2]) };
   }

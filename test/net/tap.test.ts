@@ -72,6 +72,35 @@ test('while paused packets wait in the kernel; a handler that pauses gets exactl
   });
 });
 
+test('stopReceive detaches the receiver: packets wait in the kernel for the next one, even one attached while paused before', { skip, timeout: 60_000 }, async () => {
+  await withTestNetwork({ clients: 1 }, async (net) => {
+    const tap = Tap.open({ ifname: net.tap.name });
+    try {
+      const first: Uint8Array[] = [];
+      tap.receive((packet) => {
+        first.push(Uint8Array.from(packet));
+        tap.stopReceive(); // like a NIC reset from inside its receive path
+      });
+      assert.throws(() => tap.receive(() => {}), (e: unknown) => e instanceof TapError && /already has a receiver: .*stopReceive/.test(e.message));
+      const client = net.clients[0];
+      const arping = await net.exec(client, ['busybox', 'arping', '-U', '-c', '3', '-I', 'eth0', client.address]);
+      assert.equal(arping.status, 0, arping.stdout + arping.stderr);
+      await sleep(50);
+      assert.equal(first.length, 1, 'the handler that stopped receiving gets nothing more');
+
+      tap.pauseReceive();
+      tap.stopReceive(); // a stopped tap starts afresh: the pause goes with the receiver
+      const second: Uint8Array[] = [];
+      tap.receive((packet) => second.push(Uint8Array.from(packet)));
+      for (let i = 0; i < 100 && second.length < 2; i++) await sleep(5);
+      assert.equal(second.length, 2, 'the two packets left in the kernel queue go to the new receiver');
+      assert.equal(first.length, 1);
+    } finally {
+      tap.close();
+    }
+  });
+});
+
 test('a RARP announcement sent through the tap teaches the bridge the MAC', { skip, timeout: 30_000 }, async () => {
   await withTestNetwork({ clients: 0 }, async (net) => {
     const tap = Tap.open({ ifname: net.tap.name });

@@ -12,8 +12,11 @@ export interface NetBackend {
   /** One packet (virtio_net_hdr_v1 + frame) in pieces; false when queued: stop until whenDrained(). */
   send(packet: readonly Uint8Array[]): boolean;
   whenDrained(): Promise<void>;
-  /** Attaches the one receiver of this back end (see receive-route.ts). */
+  /** Attaches the one receiver of this back end; throws while another is attached. */
   receive(handler: TapPacketHandler, onError?: (error: Error) => void): void;
+  /** Detaches the receiver (device reset), so a later receive() can attach again. */
+  stopReceive(): void;
+  /** Backpressure: stop / restart reading while the receiver stays attached. */
   pauseReceive(): void;
   resumeReceive(): void;
   /** TUNSETOFFLOAD flags (TunOffload); throws TapError when the kernel lacks one. */

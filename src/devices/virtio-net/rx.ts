@@ -15,8 +15,7 @@ import type { GuestMemory } from '../../memory/guest-memory.js';
 import { VNET_HEADER_SIZE } from '../../net/vnet-header.js';
 import type { DescriptorChain } from '../virtio/descriptor-chain.js';
 import { VirtqueueError } from '../virtio/errors.js';
-import type { SplitVirtqueue } from '../virtio/queue.js';
-import { pushUsedTogether, type UsedEntry } from './used-batch.js';
+import type { SplitVirtqueue, UsedElement } from '../virtio/queue.js';
 
 export type Placement =
   /** Written and published; `buffers` chains used. */
@@ -63,7 +62,8 @@ export class ReceiveBuffers {
     this.header[NUM_BUFFERS_OFFSET] = count & 0xff;
     this.header[NUM_BUFFERS_OFFSET + 1] = count >> 8;
     const used = this.scatter(chains, [this.header, packet.subarray(VNET_HEADER_SIZE)]);
-    pushUsedTogether(this.mem, this.queue, used);
+    // All of a packet's buffers appear at once (num_buffers is read from the first).
+    this.queue.pushUsedBatch(this.mem, used);
     return { kind: 'delivered', buffers: count };
   }
 
@@ -98,7 +98,7 @@ export class ReceiveBuffers {
   }
 
   /** Copies the pieces across the chains' writable buffers in order; the used length of each chain. */
-  private scatter(chains: readonly DescriptorChain[], pieces: readonly Uint8Array[]): UsedEntry[] {
+  private scatter(chains: readonly DescriptorChain[], pieces: readonly Uint8Array[]): UsedElement[] {
     const source = new ByteCursor(pieces);
     return chains.map((chain) => {
       let written = 0;

@@ -12,6 +12,9 @@
  * queue, the device stops taking chains until it drains. Receive: the tap's packets are
  * copied into the posted buffers (rx.ts); when there are none, the packet is kept, the
  * tap paused, and both resume when the driver posts buffers and notifies the queue.
+ * The device is the tap's receiver only while active (DRIVER_OK until reset): the tap
+ * outlives device models (a machine reset builds a new one over the same open tap), and
+ * before activation packets wait in the kernel's tap queue as for an unplugged NIC.
  *
  * Wiring: `new VirtioNet({ tap: Tap.open({ ifname }), mac })`, then a VirtioMmioTransport
  * like any virtio device (src/devices/virtio/README.md).
@@ -25,7 +28,6 @@ import { Announcer } from './announcer.js';
 import type { NetBackend } from './backend.js';
 import { offeredNetFeatures, tapAcceptsUfo, tapOffloadsFor } from './offloads.js';
 import * as P from './protocol.js';
-import { routeReceive } from './receive-route.js';
 import { ReceiveBuffers } from './rx.js';
 import { validateNetState, zeroCounters, type NetCounters, type VirtioNetState } from './state.js';
 import { transmitChain } from './tx.js';
@@ -75,6 +77,8 @@ export class VirtioNet implements VirtioDevice {
   private offloads = 0;
   /** Receive chains a restored state recorded as held, taken again on activation. */
   private restoredHeld: number[] = [];
+  /** Whether this device is the tap's receiver (from activation until reset). */
+  private receiving = false;
 
   constructor(opts: VirtioNetOptions) {
     const queueSize = opts.queueSize ?? DEFAULT_NET_QUEUE_SIZE;
@@ -89,7 +93,6 @@ export class VirtioNet implements VirtioDevice {
     this.mac.writeTo(this.config, P.CFG_MAC);
     new DataView(this.config.buffer).setUint16(P.CFG_STATUS, P.VIRTIO_NET_S_LINK_UP, true);
     this.announcer = new Announcer(this.backend, () => this.counters.announcements++, this.warn);
-    routeReceive(this.backend, (packet) => this.onPacket(packet), (e) => this.warn(`virtio-net: ${e.message}`));
   }
 
   /** Packet and byte counters (bytes of Ethernet frames, without the virtio header). */
@@ -119,6 +122,9 @@ export class VirtioNet implements VirtioDevice {
     const offloads = tapOffloadsFor(act.features);
     this.backend.setOffloads(offloads); // a TapError here makes the transport mark the device broken
     this.offloads = offloads;
+    // Also a TapError while another NIC model still holds the tap. Packets arrive from the
+    // event loop only, so the session below exists before the first one.
+    this.startReceiving();
     this.negotiated = act.features;
     const rx = new ReceiveBuffers(act.memory, act.queues[P.RX_QUEUE], {
       mergeable: (act.features & P.VIRTIO_NET_F_MRG_RXBUF) !== 0n,
@@ -132,7 +138,6 @@ export class VirtioNet implements VirtioDevice {
       rx.restoreHeld(held);
       this.transmit(s); // chains the driver posted before a restore
     });
-    this.backend.resumeReceive();
   }
 
   processQueue(index: number): void {
@@ -150,7 +155,7 @@ export class VirtioNet implements VirtioDevice {
     this.session = undefined;
     this.restoredHeld = [];
     this.negotiated = 0n;
-    this.backend.pauseReceive();
+    this.stopReceiving(); // a packet held for buffers is lost, as on a NIC reset
     if (this.offloads !== 0) {
       this.offloads = 0;
       this.backend.setOffloads(0);
@@ -195,11 +200,27 @@ export class VirtioNet implements VirtioDevice {
     Object.assign(this.counters, v.counters);
   }
 
+  /** Makes this device the tap's receiver (a TapError if another NIC still holds the tap). */
+  private startReceiving(): void {
+    if (this.receiving) {
+      this.backend.resumeReceive();
+      return;
+    }
+    this.backend.receive((packet) => this.onPacket(packet), (e) => this.warn(`virtio-net: ${e.message}`));
+    this.receiving = true;
+  }
+
+  private stopReceiving(): void {
+    if (!this.receiving) return;
+    this.receiving = false;
+    this.backend.stopReceive();
+  }
+
   /** The tap's receive callback (outside any transport frame: never throws). */
   private onPacket(packet: Uint8Array): void {
     const s = this.session;
     if (!s || s.broken || s.pending) {
-      // Paused in these states; a packet the tap had already read is lost.
+      // The tap is paused in these states; a packet it had already read is lost.
       this.counters.rxDropped++;
       this.backend.pauseReceive();
       return;

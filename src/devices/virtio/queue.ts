@@ -34,6 +34,14 @@ export interface VirtqueueState {
   lastSignalledUsed: number;
 }
 
+/** One finished chain for the used ring. */
+export interface UsedElement {
+  /** Head descriptor index of the chain. */
+  head: number;
+  /** Bytes the device wrote into the chain's buffers. */
+  len: number;
+}
+
 export class SplitVirtqueue {
   /** QueueNum as written by the driver; starts at the maximum (§4.2.3.2 lets the driver keep it). */
   size: number;
@@ -120,18 +128,44 @@ export class SplitVirtqueue {
 
   /** Returns a finished chain to the driver: `len` is the number of bytes written into its buffers. */
   pushUsed(mem: GuestMemory, head: number, len: number): void {
+    this.writeUsedElement(mem, head, len);
+    this.publishUsed(mem);
+  }
+
+  /**
+   * Returns several finished chains with one used-index write, so the driver sees all of
+   * them or none. virtio-net needs this for a packet spread over several receive buffers
+   * (MRG_RXBUF): Linux reads num_buffers from the first one and takes the others at once,
+   * counting any not yet published as missing. Interrupt suppression is unchanged: call
+   * shouldInterrupt() afterwards as after pushUsed (with event idx it asks whether
+   * used_event lies anywhere in the batch). An empty batch writes nothing.
+   */
+  pushUsedBatch(mem: GuestMemory, entries: readonly UsedElement[]): void {
+    if (entries.length === 0) return;
+    if (entries.length > this.size) {
+      // More entries than ring slots would overwrite ones the driver has not read: a device bug.
+      throw new RangeError(`queue ${this.index}: a used batch of ${entries.length} entries exceeds the queue size ${this.size}`);
+    }
+    for (const { head, len } of entries) this.writeUsedElement(mem, head, len);
+    this.publishUsed(mem);
+  }
+
+  private writeUsedElement(mem: GuestMemory, head: number, len: number): void {
     const elem = this.deviceAddr + 4 + VIRTQ_USED_ELEM_SIZE * (this.nextUsed % this.size);
     mem.writeU32(elem, head);
     mem.writeU32(elem + 4, len);
     this.nextUsed = (this.nextUsed + 1) & 0xffff;
-    // The element must be visible before the index that publishes it.
+  }
+
+  private publishUsed(mem: GuestMemory): void {
+    // Buffer contents and used elements must be visible before the index that publishes them.
     memoryFence();
     mem.writeU16(this.deviceAddr + 2, this.nextUsed);
   }
 
   /**
    * Whether the driver wants an interrupt for the used entries pushed since the last call
-   * (§2.7.7.2 / §2.7.10). Call once after a batch of pushUsed.
+   * (§2.7.7.2 / §2.7.10). Call once after a batch of pushUsed / pushUsedBatch.
    */
   shouldInterrupt(mem: GuestMemory): boolean {
     const old = this.lastSignalledUsed;

@@ -3,6 +3,7 @@
  * tap (a RecordingTap shows which offload flags the device gave it).
  */
 import { test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import assert from 'node:assert/strict';
 import * as C from '../../../src/devices/virtio/constants.js';
 import { VirtioStateError } from '../../../src/devices/virtio/errors.js';
@@ -153,10 +154,12 @@ test('announce(): RARP rounds from the guest MAC teach the bridge; stopAnnouncin
   });
 });
 
-test('a fresh device model on the same open tap (machine reset) takes over receiving', { skip, timeout: 60_000 }, async () => {
+test('a fresh device model on the same open tap takes over receiving once the old one is reset (machine reset)', { skip, timeout: 60_000 }, async () => {
   await withNetDevice(1, async ({ net, device: old, driver: oldDriver, tap }) => {
     oldDriver.start();
     oldDriver.postRxBuffers(4, 1536);
+    // Machine.teardown resets every transport before the next board's devices are built.
+    oldDriver.drv.transport.hostReset();
     const fresh = attachDevice(net, {}, tap);
     fresh.driver.start();
     fresh.driver.postRxBuffers(8, 1536);
@@ -169,5 +172,38 @@ test('a fresh device model on the same open tap (machine reset) takes over recei
     }
     assert.equal(guest.echoRequests.length, 2);
     assert.equal(old.stats.rxPackets, 0, 'the replaced model gets nothing');
+    assert.equal(fresh.driver.status & C.STATUS_DEVICE_NEEDS_RESET, 0);
+  });
+});
+
+test('a second device cannot receive from a tap another active device holds: NEEDS_RESET naming the cause', { skip, timeout: 30_000 }, async () => {
+  await withNetDevice(0, async ({ net, driver, tap }) => {
+    driver.start();
+    const second = attachDevice(net, {}, tap);
+    second.driver.start();
+    assert.ok(second.driver.status & C.STATUS_DEVICE_NEEDS_RESET);
+    assert.ok(second.driver.drv.warnings.some((w) => /already has a receiver: .*stopReceive/.test(w)), second.driver.drv.warnings.join('; '));
+    // Once the first is reset (driver writes Status = 0), the second can take the tap.
+    driver.reset();
+    second.driver.reset();
+    second.driver.start();
+    assert.equal(second.driver.status & C.STATUS_DEVICE_NEEDS_RESET, 0);
+  });
+});
+
+test('a driver reset detaches the device from the tap; activation attaches it again', { skip, timeout: 60_000 }, async () => {
+  await withNetDevice(1, async ({ net, device, driver }) => {
+    driver.start();
+    driver.reset();
+    const client = net.clients[0];
+    await net.exec(client, ['ip', 'neigh', 'replace', net.guest.address, 'lladdr', net.guest.mac.toString(), 'dev', 'eth0', 'nud', 'permanent']);
+    // Sent while the device is reset: the packet waits in the tap's kernel queue.
+    await net.exec(client, ['busybox', 'ping', '-c', '1', '-W', '1', net.guest.address]);
+    await sleep(50);
+    assert.equal(device.stats.rxPackets + device.stats.rxDropped, 0, 'nothing read while reset');
+    driver.start();
+    driver.postRxBuffers(4, 1536);
+    assert.ok(await until(() => device.stats.rxPackets === 1), 'the waiting echo request arrives after activation');
+    assert.equal(driver.receive().length, 1);
   });
 });

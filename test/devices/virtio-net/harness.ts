@@ -22,6 +22,7 @@ export class RecordingTap implements NetBackend {
   send(packet: readonly Uint8Array[]): boolean { return this.tap.send(packet); }
   whenDrained(): Promise<void> { return this.tap.whenDrained(); }
   receive(handler: TapPacketHandler, onError?: (error: Error) => void): void { this.tap.receive(handler, onError); }
+  stopReceive(): void { this.tap.stopReceive(); }
   pauseReceive(): void { this.tap.pauseReceive(); }
   resumeReceive(): void { this.tap.resumeReceive(); }
   setOffloads(flags: number): void {

@@ -13,6 +13,7 @@ import { hashDeviceStates, hashRam } from './verify.js';
 import { decodeHello, encodeLine, HELLO_SIZE, parseCommand } from './wire.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import type { RestoreTarget } from '../snapshot/restore.js';
+import type { DeviceDescription } from '../snapshot/machine-description.js';
 import type { ExpectedMachine } from '../snapshot/reader.js';
 
 /** What the destination needs of a machine (Machine implements it). */
@@ -47,7 +48,10 @@ function readExact(socket: Socket, n: number, timeoutMs: number): Promise<Buffer
     const onEnd = () => done(new MigrationProtocolError('the source closed the connection before its hello'));
     const tryRead = () => {
       const b = socket.read(n) as Buffer | null;
-      if (b) done(undefined, b);
+      // Once the stream has ended, read() hands over what is left, however short.
+      if (!b) return;
+      if (b.length < n) onEnd();
+      else done(undefined, b);
     };
     const timer = setTimeout(() => done(new MigrationProtocolError('the source sent no hello')), timeoutMs);
     socket.on('readable', tryRead).once('end', onEnd).once('error', done);
@@ -59,7 +63,14 @@ export interface IncomingTcpOptions {
   host: string;
   port: number;
   notice(line: string): void;
+  /**
+   * A source silent for this long is gone (a network partition sends no reset): the
+   * attempt is given up so the listener can take the next one. Default IDLE_TIMEOUT_MS.
+   */
+  idleTimeoutMs?: number;
 }
+
+export const IDLE_TIMEOUT_MS = 60_000;
 
 export interface IncomingListener {
   /** Resolves once a migration has started the VM here (the listener is closed then). */
@@ -89,7 +100,7 @@ export async function listenForMigration(machine: IncomingMachine, opts: Incomin
         return;
       }
       busy = true;
-      void receive(machine, socket).then(
+      void receive(machine, socket, opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS).then(
         () => {
           closeServer(server);
           opts.notice('incoming migration completed: the VM runs here now');
@@ -109,25 +120,41 @@ function closeServer(server: Server): void {
   server.close();
 }
 
-async function receive(machine: IncomingMachine, socket: Socket): Promise<void> {
+async function receive(machine: IncomingMachine, socket: Socket, idleTimeoutMs: number): Promise<void> {
   socket.setNoDelay(true);
+  socket.setTimeout(idleTimeoutMs, () => socket.destroy(new MigrationProtocolError(`nothing heard from the source for ${idleTimeoutMs / 1000} s: giving up on this attempt`)));
+  // A connection error reaches us through the read that is waiting (or no one cares any
+  // more); as an 'error' event without a listener it would end this process.
+  socket.on('error', () => {});
   let channel: LineChannel | undefined;
   try {
     const hello = decodeHello(await readExact(socket, HELLO_SIZE, HELLO_TIMEOUT_MS));
     await machine.startFromState(async (target, expected) => {
-      const result = await restoreFromStream(socket, expected, target, { trailing: 'allow' });
+      // Devices are restored only on 'go': a restored NIC starts receiving from its tap,
+      // which would change guest RAM before the verify hash and before the VM is ours.
+      const deferred: { ordinal: number; device: DeviceDescription; state: unknown }[] = [];
+      const holding: RestoreTarget = { ...target, restoreDevice: (ordinal, device, state) => { deferred.push({ ordinal, device, state }); } };
+      const result = await restoreFromStream(socket, expected, holding, { trailing: 'allow' });
       channel = new LineChannel(socket, result.rest);
       channel.send(encodeLine(hello.verify
-        ? { type: 'loaded', ramHash: hashRam(machine.memory), deviceHash: hashDeviceStates(machine.deviceStates()) }
+        ? { type: 'loaded', ramHash: hashRam(machine.memory), deviceHash: hashDeviceStates(deferred.map((d) => d.state)) }
         : { type: 'loaded' }));
       const command = parseCommand(await channel.next());
       if (command.type === 'abort') throw new MigrationProtocolError(`the source aborted the migration: ${command.reason}`);
+      for (const d of deferred) target.restoreDevice(d.ordinal, d.device, d.state);
     });
     channel!.send(encodeLine({ type: 'started' }));
     machine.announceNetwork();
     socket.end();
   } catch (e) {
-    if (!socket.destroyed) socket.end(encodeLine({ type: 'error', message: (e as Error).message }));
+    if (socket.writable) {
+      socket.end(encodeLine({ type: 'error', message: (e as Error).message }));
+      // Read and drop what the source still sends until it has read why and hung up:
+      // unread data would turn our close into a reset that can destroy the reply.
+      socket.resume();
+    } else {
+      socket.destroy();
+    }
     throw e;
   }
 }

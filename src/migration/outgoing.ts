@@ -28,6 +28,14 @@ const PAGE = 4096;
 /** Passes after the first before the switch-over is forced (a guest dirtying faster than the link never converges). */
 const MAX_PASSES = 30;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** How long the frozen source waits for 'loaded' after the stream (plus 10 s per GiB hashed in verify mode). */
+const LOADED_TIMEOUT_MS = 30_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new MigrationProtocolError(message)), ms); });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 
 export interface OutgoingOptions {
   verify: boolean;
@@ -52,7 +60,8 @@ export class OutgoingMigration extends EventEmitter {
 
   /** Runs to the end; never rejects (the outcome is in stats.status / stats.error). */
   async run(): Promise<void> {
-    this.setStatus('setup');
+    // stats start in 'setup' (so a status read before run() is right): announce it, as QEMU's MIGRATION event does.
+    this.emit('status', 'setup');
     try {
       if (this.target.kind === 'file') await this.toFile(this.target.path);
       else await this.live(this.target.host, this.target.port);
@@ -128,11 +137,18 @@ export class OutgoingMigration extends EventEmitter {
     // The destination's first line: normally 'loaded' after the stream, but it comes
     // early when the destination refuses the stream (other RAM size...).
     let firstLine: string | undefined;
-    const first = replies.next().then((l) => { firstLine = l; return l; });
-    first.catch(() => {});
+    let streamSent = false;
     socket.write(encodeHello({ verify: this.opts.verify }));
     const limiter = new RateLimitedWritable(socket, this.opts.maxBandwidth);
     this.limiter = limiter;
+    const first = replies.next().then((l) => {
+      firstLine = l;
+      // A line before the whole stream went out is a refusal: the destination stopped
+      // reading, so a write waiting for the socket to drain would wait for ever. Fail it.
+      if (!streamSent) limiter.destroy(new MigrationProtocolError('the destination stopped reading the stream'));
+      return l;
+    });
+    first.catch(() => {});
     const mem = this.machine.memory;
     const writer = new SnapshotWriter(limiter, this.machine.description());
     const failWith = async <T>(p: Promise<T>): Promise<T> => {
@@ -175,6 +191,8 @@ export class OutgoingMigration extends EventEmitter {
 
       const stoppedAt = performance.now();
       const src = await this.machine.freeze();
+      // A cancel while the VM was being frozen: resume it (the catch does) rather than go on.
+      this.checkCancelled();
       this.setStatus('device');
       // The last harvested set was not sent yet (it fitted the downtime): send it with
       // whatever was dirtied since, now that nothing changes any more.
@@ -184,12 +202,19 @@ export class OutgoingMigration extends EventEmitter {
       await failWith(writer.writePages(mem, pass, final));
       this.stats.remainingBytes = 0;
       await failWith(this.writeMachineState(writer, src));
+      streamSent = true;
       this.stats.transferredBytes = writer.bytesWritten + 16;
 
-      const reply = parseReply(await failWith(first));
+      // The VM is frozen while the destination applies and (verify) hashes: bounded wait.
+      const loadedWithin = LOADED_TIMEOUT_MS + (this.opts.verify ? Math.ceil(mem.size / 2 ** 30) * 10_000 : 0);
+      const reply = parseReply(await failWith(withTimeout(first, loadedWithin, `the destination did not confirm it loaded the VM within ${loadedWithin / 1000} s`)));
       if (reply.type === 'error') throw new MigrationProtocolError(`the destination could not load the VM: ${reply.message}`);
       if (reply.type !== 'loaded') throw new MigrationProtocolError('the destination replied out of turn');
       if (this.opts.verify) this.verify(src, reply);
+      // 'go' is the point of no return. Up to here a cancel, or a connection that is
+      // already gone (so 'go' can't have left), still means the VM runs on here.
+      this.checkCancelled();
+      if (!socket.writable) throw new MigrationProtocolError('the connection to the destination broke before the switch-over');
       replies.send(encodeLine({ type: 'go' }));
       // From here the destination may be running the VM: never resume it here as well.
       this.finishedSwitchOver = true;

@@ -69,6 +69,8 @@ export class Machine extends EventEmitter implements VmControl, MigratableMachin
   private state: RunState = 'prelaunch';
   private board?: Board;
   private support?: KvmStateSupport;
+  /** Between freeze() and cont(): devices take no host input, so the saved state stays exact. */
+  private frozen = false;
   private virtio?: WiredVirtio;
   private vcpus: Vcpu[] = [];
   private serial?: Uart16550;
@@ -178,6 +180,7 @@ export class Machine extends EventEmitter implements VmControl, MigratableMachin
 
   private build(boot: boolean): void {
     this.support = undefined;
+    this.frozen = false;
     const board = new Board(this.kvm, this.opts.memoryMiB * 1024 * 1024, this.opts.cpus);
     this.board = board;
     const pio = new IoBus('pio');
@@ -266,6 +269,7 @@ export class Machine extends EventEmitter implements VmControl, MigratableMachin
       throw new MachineStateError(`the VM cannot be saved while it is ${this.state}`);
     }
     await this.stop();
+    this.frozen = true;
     for (const t of this.virtio?.transports ?? []) await t.device.quiesce?.();
     const board = this.board;
     return {
@@ -274,6 +278,35 @@ export class Machine extends EventEmitter implements VmControl, MigratableMachin
       support: this.stateSupport(),
       deviceState: (ordinal) => this.deviceState(ordinal),
     };
+  }
+
+  /**
+   * An epoch boundary (fault tolerance): parks every vCPU without changing the run
+   * state or emitting STOP, and without waiting for device I/O (in-flight block
+   * requests are part of the device state and re-issued on restore). The returned
+   * source is valid until resumeAfterEpoch(). Resolves undefined when the VM is not
+   * running (paused by the user, shutting down): then there is no epoch to take.
+   */
+  async parkForEpoch(): Promise<SnapshotSource | undefined> {
+    if (!this.board || this.state !== 'running') return undefined;
+    const board = this.board;
+    await Promise.all(this.vcpus.map((v) => v.pause()));
+    if (this.state !== 'running' || this.board !== board) {
+      this.resumeAfterEpoch();
+      return undefined;
+    }
+    return {
+      mem: board.mem, vm: board.vm, vcpuFds: board.vcpuFds,
+      machine: this.description(),
+      support: this.stateSupport(),
+      deviceState: (ordinal) => this.deviceState(ordinal),
+    };
+  }
+
+  /** Ends an epoch boundary: the vCPUs run again (if the VM is still meant to run). */
+  resumeAfterEpoch(): void {
+    if (this.state !== 'running') return;
+    for (const v of this.vcpus) v.resume();
   }
 
   private deviceState(ordinal: number): unknown {
@@ -319,7 +352,8 @@ export class Machine extends EventEmitter implements VmControl, MigratableMachin
   /** Input typed on the console (stdin or a serial socket). */
   serialInput(bytes: Uint8Array): void {
     // While state is arriving the UART is about to be replaced by the restored one.
-    if (this.serial && this.state !== 'inmigrate') this.serial.enqueueInput(bytes);
+    // Frozen for a snapshot, the UART must not change either: input waits for cont().
+    if (this.serial && this.state !== 'inmigrate' && !this.frozen) this.serial.enqueueInput(bytes);
     else this.pendingSerialInput.push(bytes);
   }
 
@@ -339,6 +373,11 @@ export class Machine extends EventEmitter implements VmControl, MigratableMachin
   async cont(): Promise<void> {
     if (this.state !== 'paused' && this.state !== 'postmigrate') return;
     this.setState('running');
+    if (this.frozen) {
+      this.frozen = false;
+      for (const t of this.virtio?.transports ?? []) t.device.thaw?.();
+      this.flushPendingSerialInput();
+    }
     for (const v of this.vcpus) v.resume();
     this.emit('RESUME', {});
   }

@@ -70,6 +70,8 @@ export class VirtioNet implements VirtioDevice {
   private readonly warn: (message: string) => void;
   private readonly config = new Uint8Array(P.CONFIG_SIZE);
   private readonly counters: NetCounters = zeroCounters();
+  /** Between quiesce() and thaw(): guest RAM must not change, so no packet is delivered. */
+  private frozen = false;
   private readonly announcer: Announcer;
   private session?: Session;
   /** Negotiated features and the tap offloads they imply (0 until DRIVER_OK). */
@@ -174,9 +176,26 @@ export class VirtioNet implements VirtioDevice {
     this.announcer.stop();
   }
 
-  /** Resolves when transmitting no longer waits for the tap. */
+  /**
+   * For a consistent snapshot: stops taking packets from the tap (they wait in the
+   * kernel's queue, or one already read waits here) so nothing changes guest RAM while
+   * the VM is frozen, and resolves when transmitting no longer waits for the tap.
+   * thaw() undoes it.
+   */
   async quiesce(): Promise<void> {
+    this.frozen = true;
+    this.backend.pauseReceive();
     for (let s = this.session; s?.txResume; s = this.session) await s.txResume;
+  }
+
+  /** The VM runs again after quiesce(): receive again (the waiting packet first). */
+  thaw(): void {
+    if (!this.frozen) return;
+    this.frozen = false;
+    const s = this.session;
+    if (!s || s.broken) return;
+    if (s.pending) this.retryPending(s);
+    else this.backend.resumeReceive();
   }
 
   saveState(): VirtioNetState {
@@ -219,6 +238,12 @@ export class VirtioNet implements VirtioDevice {
   /** The tap's receive callback (outside any transport frame: never throws). */
   private onPacket(packet: Uint8Array): void {
     const s = this.session;
+    if (s && !s.broken && !s.pending && this.frozen) {
+      // Read just before the pause took effect: it waits for thaw().
+      s.pending = Uint8Array.from(packet);
+      this.backend.pauseReceive();
+      return;
+    }
     if (!s || s.broken || s.pending) {
       // The tap is paused in these states; a packet it had already read is lost.
       this.counters.rxDropped++;
@@ -238,7 +263,7 @@ export class VirtioNet implements VirtioDevice {
 
   /** The driver posted receive buffers: the waiting packet first, then the tap again. */
   private retryPending(s: Session): void {
-    if (!s.pending || !this.deliver(s, s.pending)) return;
+    if (this.frozen || !s.pending || !this.deliver(s, s.pending)) return;
     s.pending = undefined;
     this.backend.resumeReceive();
   }

@@ -79,6 +79,11 @@ export interface VirtioDevice {
   saveState(): VirtioDeviceState;
   /** Validates and loads a saved state into a reset device; activate() follows if the device was live. */
   restoreState(state: unknown): void;
-  /** Resolves when no asynchronous work is in flight (before a snapshot, or for tests). */
+  /**
+   * Before a snapshot: stop taking host-side input that would change guest RAM, and
+   * resolve when no asynchronous work is in flight. thaw() undoes the first part.
+   */
   quiesce?(): Promise<void>;
+  /** After quiesce(), when the VM runs again: take host-side input again. */
+  thaw?(): void;
 }

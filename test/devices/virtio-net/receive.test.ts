@@ -134,3 +134,20 @@ test('MRG_RXBUF: a packet larger than the whole ring can hold is dropped; the bu
     assert.equal(driver.status & C.STATUS_DEVICE_NEEDS_RESET, 0);
   });
 });
+
+test('quiesce() for a snapshot: no packet reaches guest RAM until thaw(), then all of them do, none lost', { skip, timeout: 60_000 }, async () => {
+  await withNetDevice(1, async ({ net, device, driver }) => {
+    driver.start();
+    driver.postRxBuffers(8, 1536);
+    await device.quiesce();
+    await arpingThree(net);
+    const frozen = await receiveSettled(driver);
+    assert.equal(arpsFromClient(net, frozen), 0, 'frozen: guest RAM untouched');
+    assert.equal(device.stats.rxPackets, 0);
+    device.thaw();
+    assert.ok(await until(() => device.stats.rxPackets >= 3), 'thawed: the waiting packets arrive');
+    const after = await receiveSettled(driver);
+    assert.equal(arpsFromClient(net, after), 3);
+    assert.equal(device.stats.rxDropped, 0);
+  });
+});

@@ -12,9 +12,20 @@ import type { DeviceSpec } from './args/devices.js';
 import { Tap } from '../net/tap.js';
 import { MacAddress } from '../net/mac.js';
 import { VirtioNet } from '../devices/virtio-net/virtio-net.js';
+import type { BlockBackend } from '../block/backend.js';
+import { GatedNetBackend } from '../ft/output/gated-net-backend.js';
+import { HoldingBlockBackend } from '../ft/output/holding-block-backend.js';
+import { ReplicatingBlockBackend } from '../ft/output/replicating-block-backend.js';
+import type { FtDiskGate } from '../ft/output/ft-output-commit.js';
 
 export interface OpenedDevices {
   factories: VirtioDeviceFactory[];
+  /**
+   * Fault tolerance's view of the back ends, in device order: every tap behind an
+   * output gate, every disk behind a recording (own image copy) or holding (share-rw
+   * image) gate. Gates pass everything straight through until protection starts.
+   */
+  ft: { nets: GatedNetBackend[]; disks: FtDiskGate[]; images: BlockBackend[]; sharedDisks: boolean };
   close(): Promise<void>;
 }
 
@@ -22,6 +33,7 @@ export async function openDevices(specs: readonly DeviceSpec[], warn: (message: 
   let nicIndex = 0;
   const factories: VirtioDeviceFactory[] = [];
   const closers: (() => Promise<void>)[] = [];
+  const ft: OpenedDevices['ft'] = { nets: [], disks: [], images: [], sharedDisks: false };
   const close = async () => {
     await Promise.allSettled(closers.map((c) => c()));
   };
@@ -34,15 +46,23 @@ export async function openDevices(specs: readonly DeviceSpec[], warn: (message: 
             shareRw: spec.shareRw, locker: nativeImageLocker() ?? null,
           });
           closers.push(() => image.close());
-          factories.push({ name: `virtio-blk ${spec.id}`, create: () => new VirtioBlk({ backend: image, serial: spec.serial ?? spec.id }) });
+          // share-rw=on is the original's shared (NFS) image: primary and backup open the
+          // same file, so the primary's writes are held until their epoch is acknowledged.
+          const gate = spec.shareRw ? new HoldingBlockBackend(image) : new ReplicatingBlockBackend(image);
+          ft.disks.push(gate);
+          ft.images.push(image);
+          if (spec.shareRw) ft.sharedDisks = true;
+          factories.push({ name: `virtio-blk ${spec.id}`, create: () => new VirtioBlk({ backend: gate, serial: spec.serial ?? spec.id }) });
           break;
         }
         case 'virtio-rng':
           factories.push({ name: `virtio-rng ${spec.id}`, create: () => new VirtioRng() });
           break;
         case 'virtio-net': {
-          const tap = Tap.open({ ifname: spec.ifname });
-          closers.push(async () => tap.close());
+          const rawTap = Tap.open({ ifname: spec.ifname });
+          closers.push(async () => rawTap.close());
+          const tap = new GatedNetBackend(rawTap);
+          ft.nets.push(tap);
           const mac = spec.mac ? MacAddress.parse(spec.mac) : MacAddress.qemuDefault(nicIndex);
           nicIndex++;
           const devices: VirtioNet[] = [];
@@ -63,5 +83,5 @@ export async function openDevices(specs: readonly DeviceSpec[], warn: (message: 
     await close();
     throw e;
   }
-  return { factories, close };
+  return { factories, ft, close };
 }

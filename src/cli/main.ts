@@ -22,6 +22,9 @@ import { UnsupportedError } from './unsupported-error.js';
 import { registerMigrationCommands } from '../migration/monitor-commands.js';
 import { MigrationController } from '../migration/controller.js';
 import { incomingFromFile, listenForMigration, type IncomingListener } from '../migration/incoming.js';
+import { FtCancelledError, FtController } from '../ft/controller.js';
+import { registerFtCommands } from '../ft/monitor-commands.js';
+import { FtBackupDisks, FtOutputCommit } from '../ft/output/ft-output-commit.js';
 
 export class InputFileError extends Error {
   override readonly name = 'InputFileError';
@@ -66,7 +69,6 @@ async function run(argv: string[]): Promise<void> {
   for (const note of cmd.notes) say(`note: ${note}`);
   const incoming = config.incoming?.spec;
   if (incoming?.kind === 'defer') throw new UnsupportedError('-incoming defer: waiting for migrate-incoming is not supported; give the URI directly (-incoming tcp:0:4444 or file:PATH)');
-  if (incoming?.kind === 'tcp' && incoming.ftMode) throw new UnsupportedError(`-incoming ${config.incoming!.raw}: fault-tolerance mode (ft_mode) is not implemented in this build yet`);
   const resolved = resolveDevices(config);
   for (const note of resolved.notes) say(`note: ${note}`);
   if (!config.kernel) throw new InputFileError('no kernel given: use -kernel PATH (cuju boots Linux directly; disk boot is not supported)');
@@ -92,7 +94,13 @@ async function run(argv: string[]): Promise<void> {
     kvm,
   });
   registerMigrationCommands();
+  registerFtCommands();
   new MigrationController(machine, say);
+  const ft = new FtController(machine, say, {
+    machine,
+    outputs: new FtOutputCommit(devices.ft.nets, devices.ft.disks, (e) => say(`warning: fault tolerance: ${e.message}`)),
+    backupDisks: new FtBackupDisks(devices.ft.images, devices.ft.sharedDisks),
+  });
   // Everything that can fail on user input is opened before the guest starts.
   let monitors;
   try {
@@ -138,7 +146,17 @@ async function run(argv: string[]): Promise<void> {
       say(`resumed the VM from ${incoming.path}`);
     } else if (incoming?.kind === 'tcp') {
       machine.awaitIncoming();
-      listener = await listenForMigration(machine, { host: incoming.host, port: incoming.port, notice: say });
+      listener = await listenForMigration(machine, {
+        host: incoming.host, port: incoming.port, notice: say,
+        ft: incoming.ftMode ? {
+          runBackup: (...a) => ft.runBackup(...a),
+          isCancel: (e) => e instanceof FtCancelledError,
+          onCancelled: (reason) => {
+            say(`${reason}: this backup exits`);
+            void machine.quit();
+          },
+        } : undefined,
+      });
     } else {
       machine.start();
     }

@@ -1,42 +1,15 @@
 /**
- * What one epoch carries from primary to backup (the wire format is in wire/), and the
- * interfaces between the FT engines and the rest of the VMM.
+ * The interfaces between the FT engines and the rest of the VMM; what an epoch carries
+ * is wire/messages.ts's EpochContent.
  */
-import type { VcpuState } from '../kvm/state/vcpu-state.js';
-import type { VmState } from '../kvm/state/vm-state.js';
+import type { DiskDiscard, DiskWrite } from './wire/messages.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import type { DirtyPageTracker } from '../migration/migratable.js';
 import type { SnapshotSource } from '../snapshot/machine-snapshot.js';
 import type { MachineDescription } from '../snapshot/machine-description.js';
 import type { VmControl } from '../vm/control.js';
 
-export interface DiskWrite {
-  /** Ordinal of the disk among the machine's block devices. */
-  device: number;
-  offset: number;
-  data: Uint8Array;
-}
-
-export interface DiskDiscard {
-  device: number;
-  offset: number;
-  length: number;
-}
-
-export interface EpochContent {
-  epoch: number;
-  /** Dirty guest page frame numbers, ascending, and their contents copied during the pause. */
-  pageNumbers: Uint32Array;
-  pageData: Uint8Array;
-  vcpus: VcpuState[];
-  vm: VmState;
-  /** Device states in the machine description's order. */
-  devices: unknown[];
-  diskWrites: DiskWrite[];
-  diskDiscards: DiskDiscard[];
-  /** Newest epoch whose held output the primary has released (the backup forgets older disk writes). */
-  releasedEpoch: number;
-}
+export type { DiskDiscard, DiskOp, DiskWrite, EpochContent } from './wire/messages.js';
 
 /** The machine as the primary's epoch loop needs it (Machine implements it). */
 export interface FtPrimaryMachine extends VmControl {

@@ -9,9 +9,11 @@ import type { MigratableMachine } from './migratable.js';
 import { OutgoingMigration } from './outgoing.js';
 import { emptyStats, isFinished, type MigrationStats } from './status.js';
 import { parseMigrateUri } from './uri.js';
+import { ftOf } from '../ft/controller.js';
 
 /** Capabilities this cuju knows; `x-verify` is the verify mode of docs/PROTOCOL.md. */
-export const CAPABILITIES = ['x-verify'] as const;
+/** `x-verify`: verify mode (docs/PROTOCOL.md); `cuju-ft`: `migrate` starts fault tolerance instead of moving the VM. */
+export const CAPABILITIES = ['x-verify', 'cuju-ft'] as const;
 export type Capability = (typeof CAPABILITIES)[number];
 
 export interface MigrationParameters {
@@ -30,7 +32,7 @@ export function migrationOf(vm: VmControl): MigrationController {
 }
 
 export class MigrationController {
-  readonly capabilities: Record<Capability, boolean> = { 'x-verify': false };
+  readonly capabilities: Record<Capability, boolean> = { 'x-verify': false, 'cuju-ft': false };
   readonly parameters: MigrationParameters = { downtimeLimitMs: 300, maxBandwidth: 128 * 1024 * 1024 };
   private current?: OutgoingMigration;
   private lastPassReported = 0;
@@ -65,8 +67,12 @@ export class MigrationController {
   }
 
   /** Starts a migration; resolves when it has finished (callers that detach don't wait). */
-  start(uri: string): Promise<MigrationStats> {
+  start(uri: string, opts: { cuju?: boolean } = {}): Promise<MigrationStats> {
     const target = parseMigrateUri(uri);
+    const ft = this.capabilities['cuju-ft'];
+    if (opts.cuju && !ft) throw new MonitorCommandError('migrate -c starts fault tolerance: run migrate_set_capability cuju-ft on first');
+    if (ft && target.kind !== 'tcp') throw new MonitorCommandError('fault tolerance needs a backup: use migrate -c tcp:BACKUP:PORT (the backup started with -incoming tcp:0:PORT,ft_mode)');
+    if (ft && ftOf(this.machine).primary) throw new MonitorCommandError('the VM is already protected (cuju-migrate-cancel stops it)');
     if (this.active) throw new MonitorCommandError('There\'s a migration process in progress');
     const state = this.machine.runState();
     if (state !== 'running' && state !== 'paused') throw new MonitorCommandError(`the VM cannot be migrated while it is ${state}`);
@@ -74,6 +80,7 @@ export class MigrationController {
       verify: this.capabilities['x-verify'],
       downtimeLimitMs: this.parameters.downtimeLimitMs,
       maxBandwidth: this.parameters.maxBandwidth,
+      ft,
     });
     this.current = m;
     this.lastPassReported = 0;
@@ -94,8 +101,10 @@ export class MigrationController {
     // A reset rebuilds the board, and with it guest RAM and the dirty log: start over.
     const onReset = () => m.cancel();
     this.machine.once('RESET', onReset);
-    return m.run().then(() => {
+    return m.run().then(async () => {
       this.machine.off('RESET', onReset);
+      // Fault tolerance: the initial copy is done and the VM waits at the sync point.
+      if (m.handoff) await ftOf(this.machine).startPrimary(m.handoff);
       return m.stats;
     });
   }

@@ -14,6 +14,7 @@ import { decodeHello, encodeLine, HELLO_SIZE, parseCommand } from './wire.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import type { RestoreTarget } from '../snapshot/restore.js';
 import type { DeviceDescription } from '../snapshot/machine-description.js';
+import type { SnapshotContents } from '../snapshot/snapshot-parser.js';
 import type { ExpectedMachine } from '../snapshot/reader.js';
 
 /** What the destination needs of a machine (Machine implements it). */
@@ -59,6 +60,13 @@ function readExact(socket: Socket, n: number, timeoutMs: number): Promise<Buffer
   });
 }
 
+export interface IncomingFt {
+  runBackup(socket: Socket, rest: Uint8Array, target: RestoreTarget, expected: ExpectedMachine, initial: SnapshotContents, peer: string): Promise<void>;
+  /** The primary stopped protecting: the backup's work is over. */
+  onCancelled(reason: string): void;
+  isCancel(e: Error): boolean;
+}
+
 export interface IncomingTcpOptions {
   host: string;
   port: number;
@@ -68,6 +76,8 @@ export interface IncomingTcpOptions {
    * attempt is given up so the listener can take the next one. Default IDLE_TIMEOUT_MS.
    */
   idleTimeoutMs?: number;
+  /** `,ft_mode`: this VMM is a Cuju backup (src/ft). */
+  ft?: IncomingFt;
 }
 
 export const IDLE_TIMEOUT_MS = 60_000;
@@ -100,7 +110,7 @@ export async function listenForMigration(machine: IncomingMachine, opts: Incomin
         return;
       }
       busy = true;
-      void receive(machine, socket, opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS).then(
+      void receive(machine, socket, opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS, opts.ft).then(
         () => {
           closeServer(server);
           opts.notice('incoming migration completed: the VM runs here now');
@@ -108,6 +118,11 @@ export async function listenForMigration(machine: IncomingMachine, opts: Incomin
         },
         (e: Error) => {
           busy = false;
+          if (opts.ft?.isCancel(e)) {
+            closeServer(server);
+            opts.ft.onCancelled(e.message);
+            return;
+          }
           opts.notice(`incoming migration failed: ${e.message}; still waiting on ${opts.host}:${opts.port}`);
         },
       );
@@ -120,7 +135,7 @@ function closeServer(server: Server): void {
   server.close();
 }
 
-async function receive(machine: IncomingMachine, socket: Socket, idleTimeoutMs: number): Promise<void> {
+async function receive(machine: IncomingMachine, socket: Socket, idleTimeoutMs: number, ft?: IncomingFt): Promise<void> {
   socket.setNoDelay(true);
   socket.setTimeout(idleTimeoutMs, () => socket.destroy(new MigrationProtocolError(`nothing heard from the source for ${idleTimeoutMs / 1000} s: giving up on this attempt`)));
   // A connection error reaches us through the read that is waiting (or no one cares any
@@ -129,6 +144,8 @@ async function receive(machine: IncomingMachine, socket: Socket, idleTimeoutMs: 
   let channel: LineChannel | undefined;
   try {
     const hello = decodeHello(await readExact(socket, HELLO_SIZE, HELLO_TIMEOUT_MS));
+    if (hello.ft && !ft) throw new MigrationProtocolError('this destination is not a fault-tolerance backup: start it with -incoming tcp:0:PORT,ft_mode');
+    let tookOver = false;
     await machine.startFromState(async (target, expected) => {
       // Devices are restored only on 'go': a restored NIC starts receiving from its tap,
       // which would change guest RAM before the verify hash and before the VM is ours.
@@ -139,11 +156,21 @@ async function receive(machine: IncomingMachine, socket: Socket, idleTimeoutMs: 
       channel.send(encodeLine(hello.verify
         ? { type: 'loaded', ramHash: hashRam(machine.memory), deviceHash: hashDeviceStates(deferred.map((d) => d.state)) }
         : { type: 'loaded' }));
+      // After 'ft' the binary FT channel follows at once: leave its bytes alone.
+      if (hello.ft) channel.expectHandOver();
       const command = parseCommand(await channel.next());
       if (command.type === 'abort') throw new MigrationProtocolError(`the source aborted the migration: ${command.reason}`);
+      if (command.type === 'ft') {
+        if (!ft || !hello.ft) throw new MigrationProtocolError('the source switched to fault tolerance without announcing it');
+        // Protected: the primary may be idle for long (a paused VM sends no epochs).
+        socket.setTimeout(0);
+        tookOver = true;
+        await ft.runBackup(socket, channel.detach(), target, expected, result, `${socket.remoteAddress}:${socket.remotePort}`);
+        return;
+      }
       for (const d of deferred) target.restoreDevice(d.ordinal, d.device, d.state);
     });
-    channel!.send(encodeLine({ type: 'started' }));
+    if (!tookOver) channel!.send(encodeLine({ type: 'started' }));
     machine.announceNetwork();
     socket.end();
   } catch (e) {

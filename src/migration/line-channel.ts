@@ -1,34 +1,57 @@
 /**
  * One-line JSON messages on a socket (after the hello and snapshot stream). Lines are
  * bounded (MAX_LINE); a peer that sends more, or closes, rejects the waiting reader.
+ * Bytes stay bytes until a whole line is there (no socket encoding is set), so the
+ * socket can be handed to a binary protocol afterwards: detach() returns what arrived
+ * past the last line and leaves the socket paused and listener-free.
  */
 import type { Socket } from 'node:net';
 import { MigrationProtocolError } from './errors.js';
 import { MAX_LINE } from './wire.js';
 
+const NEWLINE = 0x0a;
+
 export class LineChannel {
-  private buffered = '';
+  private buffered: Buffer = Buffer.alloc(0);
   private lines: string[] = [];
   private waiter?: { resolve: (l: string) => void; reject: (e: Error) => void };
   private failure?: Error;
+  private readonly onData = (d: Buffer) => this.take(d);
+  private readonly onError = (e: Error) => this.fail(new MigrationProtocolError(`connection failed: ${e.message}`));
+  private readonly onClose = () => this.fail(new MigrationProtocolError('the peer closed the connection'));
 
   constructor(private readonly socket: Socket, initial?: Uint8Array) {
-    socket.setEncoding('utf8');
-    if (initial && initial.length > 0) this.onData(Buffer.from(initial).toString('utf8'));
-    socket.on('data', (d: string) => this.onData(d));
-    socket.on('error', (e) => this.fail(new MigrationProtocolError(`connection failed: ${e.message}`)));
-    socket.on('close', () => this.fail(new MigrationProtocolError('the peer closed the connection')));
+    if (initial && initial.length > 0) this.take(Buffer.from(initial));
+    socket.on('data', this.onData);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
   }
 
-  private onData(text: string): void {
-    this.buffered += text;
+  private take(chunk: Buffer): void {
+    this.buffered = this.buffered.length === 0 ? chunk : Buffer.concat([this.buffered, chunk]);
     let nl: number;
-    while ((nl = this.buffered.indexOf('\n')) >= 0) {
-      this.lines.push(this.buffered.slice(0, nl));
-      this.buffered = this.buffered.slice(nl + 1);
+    // One line at a time: a binary protocol may follow the line that hands the socket over.
+    while (!this.detached && (nl = this.buffered.indexOf(NEWLINE)) >= 0) {
+      this.lines.push(this.buffered.toString('utf8', 0, nl));
+      this.buffered = this.buffered.subarray(nl + 1);
+      if (this.handOverAfterLine) break;
     }
-    if (this.buffered.length > MAX_LINE) this.fail(new MigrationProtocolError('the peer sent an over-long message'));
+    if (this.buffered.indexOf(NEWLINE) < 0 && this.buffered.length > MAX_LINE && !this.handOverAfterLine) {
+      this.fail(new MigrationProtocolError('the peer sent an over-long message'));
+    }
     this.deliver();
+  }
+
+  private detached = false;
+  /** Set by expectHandOver(): stop splitting lines after the next one. */
+  private handOverAfterLine = false;
+
+  /**
+   * The next line is the last this channel reads: what follows it belongs to another
+   * protocol, so it is kept as bytes for detach().
+   */
+  expectHandOver(): void {
+    this.handOverAfterLine = true;
   }
 
   private deliver(): void {
@@ -61,5 +84,17 @@ export class LineChannel {
 
   send(line: string): void {
     if (!this.socket.destroyed) this.socket.write(line);
+  }
+
+  /** Stops reading lines: the socket is paused, our listeners removed; returns the unread bytes. */
+  detach(): Buffer {
+    this.detached = true;
+    this.socket.pause();
+    this.socket.off('data', this.onData);
+    this.socket.off('error', this.onError);
+    this.socket.off('close', this.onClose);
+    const rest = this.buffered;
+    this.buffered = Buffer.alloc(0);
+    return rest;
   }
 }

@@ -42,13 +42,13 @@ export function registerMigrationCommands(): void {
 
   registerHmpCommand({
     name: 'migrate',
-    args: 'detach:-d,blk:-b,inc:-i,resume:-r,uri:s',
-    params: '[-d] [-b] [-i] [-r] uri',
-    help: 'migrate to URI (tcp:HOST:PORT live, file:PATH snapshot; -d to not wait for completion)',
+    args: 'detach:-d,blk:-b,inc:-i,resume:-r,cuju:-c,uri:s',
+    params: '[-d] [-b] [-i] [-r] [-c] uri',
+    help: 'migrate to URI (tcp:HOST:PORT live, file:PATH snapshot; -d to not wait for completion; -c Cuju fault tolerance, after migrate_set_capability cuju-ft on)',
     handler: async (ctx, args) => {
       refuseUnsupportedFlags(args.flag('blk'), args.flag('inc'), args.flag('resume'));
       const c = migrationOf(ctx.vm);
-      const done = c.start(args.string('uri'));
+      const done = c.start(args.string('uri'), { cuju: args.flag('cuju') });
       if (args.flag('detach')) {
         void done;
         return;
@@ -57,7 +57,7 @@ export function registerMigrationCommands(): void {
       const s = await done.finally(() => clearInterval(timer));
       if (s.status === 'failed') throw new MonitorCommandError(s.error ?? 'migration failed');
       if (s.status === 'cancelled') throw new MonitorCommandError('migration was cancelled');
-      ctx.print(`migration completed: ${summary(s)}\n`);
+      ctx.print(c.capabilities['cuju-ft'] ? `fault tolerance started: initial copy ${summary(s)}\n` : `migration completed: ${summary(s)}\n`);
     },
   });
   registerHmpCommand({

@@ -42,6 +42,21 @@ export interface OutgoingOptions {
   downtimeLimitMs: number;
   /** Bytes per second. */
   maxBandwidth: number;
+  /**
+   * Cuju fault tolerance: after the initial copy the destination stays paused as the
+   * backup and this VM runs on; run() then leaves `handoff` for the FT engine.
+   */
+  ft?: boolean;
+}
+
+/** What the FT engine takes over once a fault-tolerance migration's initial copy is done. */
+export interface FtHandoff {
+  socket: Socket;
+  /** Bytes already read past the last line. */
+  rest: Buffer;
+  /** Still tracking: epoch 1 is what is written from the sync point on. */
+  tracker: DirtyPageTracker;
+  peer: string;
 }
 
 export class OutgoingMigration extends EventEmitter {
@@ -52,6 +67,8 @@ export class OutgoingMigration extends EventEmitter {
   private resumeOnFailure = false;
   private limiter?: RateLimitedWritable;
   private finishedSwitchOver = false;
+  /** Set when a fault-tolerance migration's initial copy is done (opts.ft). */
+  handoff?: FtHandoff;
 
   constructor(private readonly machine: MigratableMachine, private readonly target: MigrateTarget, private readonly opts: OutgoingOptions) {
     super();
@@ -138,7 +155,7 @@ export class OutgoingMigration extends EventEmitter {
     // early when the destination refuses the stream (other RAM size...).
     let firstLine: string | undefined;
     let streamSent = false;
-    socket.write(encodeHello({ verify: this.opts.verify }));
+    socket.write(encodeHello({ verify: this.opts.verify, ft: this.opts.ft }));
     const limiter = new RateLimitedWritable(socket, this.opts.maxBandwidth);
     this.limiter = limiter;
     const first = replies.next().then((l) => {
@@ -197,8 +214,10 @@ export class OutgoingMigration extends EventEmitter {
       // The last harvested set was not sent yet (it fitted the downtime): send it with
       // whatever was dirtied since, now that nothing changes any more.
       const final = dirty.union(tracker.harvest());
-      tracker.stop();
-      tracker = undefined;
+      if (!this.opts.ft) {
+        tracker.stop();
+        tracker = undefined;
+      }
       await failWith(writer.writePages(mem, pass, final));
       this.stats.remainingBytes = 0;
       await failWith(this.writeMachineState(writer, src));
@@ -215,6 +234,15 @@ export class OutgoingMigration extends EventEmitter {
       // already gone (so 'go' can't have left), still means the VM runs on here.
       this.checkCancelled();
       if (!socket.writable) throw new MigrationProtocolError('the connection to the destination broke before the switch-over');
+      if (this.opts.ft && tracker) {
+        // The destination stays paused as the backup; the VM will run on here, protected.
+        replies.send(encodeLine({ type: 'ft' }));
+        this.handoff = { socket, rest: replies.detach(), tracker, peer: `${host}:${port}` };
+        tracker = undefined;
+        this.socket = undefined;
+        this.stats.downtimeMs = performance.now() - stoppedAt;
+        return;
+      }
       replies.send(encodeLine({ type: 'go' }));
       // From here the destination may be running the VM: never resume it here as well.
       this.finishedSwitchOver = true;

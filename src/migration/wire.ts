@@ -9,20 +9,23 @@ export const HELLO_MAGIC = 'CUJUMIG\0';
 export const HELLO_SIZE = 16;
 export const PROTOCOL_VERSION = 1;
 export const FLAG_VERIFY = 1;
-const KNOWN_FLAGS = FLAG_VERIFY;
+/** Cuju fault tolerance: after the initial copy the destination becomes the backup. */
+export const FLAG_FT = 2;
+const KNOWN_FLAGS = FLAG_VERIFY | FLAG_FT;
 /** A reply or command line longer than this is damage, not a message. */
 export const MAX_LINE = 64 * 1024;
 
 export interface Hello {
   version: number;
   verify: boolean;
+  ft: boolean;
 }
 
-export function encodeHello(h: { verify: boolean }): Buffer {
+export function encodeHello(h: { verify: boolean; ft?: boolean }): Buffer {
   const b = Buffer.alloc(HELLO_SIZE);
   b.write(HELLO_MAGIC, 0, 'latin1');
   b.writeUInt32LE(PROTOCOL_VERSION, 8);
-  b.writeUInt32LE(h.verify ? FLAG_VERIFY : 0, 12);
+  b.writeUInt32LE((h.verify ? FLAG_VERIFY : 0) | (h.ft ? FLAG_FT : 0), 12);
   return b;
 }
 
@@ -37,7 +40,7 @@ export function decodeHello(b: Uint8Array): Hello {
   }
   const flags = buf.readUInt32LE(12);
   if (flags & ~KNOWN_FLAGS) throw new MigrationProtocolError(`the source asked for unknown migration options (flags 0x${flags.toString(16)})`);
-  return { version, verify: (flags & FLAG_VERIFY) !== 0 };
+  return { version, verify: (flags & FLAG_VERIFY) !== 0, ft: (flags & FLAG_FT) !== 0 };
 }
 
 /** Destination → source. */
@@ -47,7 +50,8 @@ export type DestinationReply =
   | { type: 'error'; message: string };
 
 /** Source → destination, after the stream. */
-export type SourceCommand = { type: 'go' } | { type: 'abort'; reason: string };
+/** 'ft': stay paused as the backup; the FT channel (binary, src/ft/wire) follows this line. */
+export type SourceCommand = { type: 'go' } | { type: 'ft' } | { type: 'abort'; reason: string };
 
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -82,6 +86,7 @@ export function parseReply(line: string): DestinationReply {
 export function parseCommand(line: string): SourceCommand {
   const o = parseLine(line);
   if (o.type === 'go') return { type: 'go' };
+  if (o.type === 'ft') return { type: 'ft' };
   if (o.type === 'abort' && typeof o.reason === 'string') return { type: 'abort', reason: o.reason.slice(0, 1000) };
   throw new MigrationProtocolError('the source sent a message this cuju does not understand');
 }

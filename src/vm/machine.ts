@@ -231,6 +231,11 @@ export class Machine extends EventEmitter implements VmControl, MigratableMachin
     return this.support;
   }
 
+  /** This host's KVM state capabilities (what a peer's vCPU/VM state must fit). */
+  stateCapabilities() {
+    return this.stateSupport().capabilities;
+  }
+
   /** The machine a snapshot of it describes: RAM, vCPUs, and devices in a fixed order (serial, then virtio slots). */
   description(): MachineDescription {
     const devices: DeviceDescription[] = [{ kind: 'serial', id: 'serial0' }];

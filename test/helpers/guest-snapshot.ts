@@ -6,37 +6,37 @@
  * guest/out/snapshots/, keyed by the guest images, the recipe and the cuju build, and
  * rebuilt when a restore refuses them.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { snapshotCacheKey } from '../../src/snapshot/cache-key.js';
 import { join } from 'node:path';
 import { GuestVm, INITRD, KERNEL, ROOT, type GuestOptions } from './guest-vm.js';
 import { hmp } from './hmp.js';
+import { TestNetwork } from './netns.js';
+
+export const SNAPSHOT_NIC_MAC = '52:54:00:12:34:56';
+
+function nicArgs(tap: string): string[] {
+  return ['-netdev', `tap,id=n0,ifname=${tap},script=no,downscript=no`, '-device', `virtio-net,netdev=n0,mac=${SNAPSHOT_NIC_MAC}`];
+}
 
 export interface SnapshotRecipe extends GuestOptions {
   /** Names the cache file (e.g. 'shell-128m'). */
   name: string;
+  /**
+   * A virtio-net NIC in slot 0 (MAC 52:54:00:12:34:56, no address: tests run
+   * `ifconfig eth0 ...` after the restore, since their subnet changes). Its tap is a
+   * host-side detail: guestFromSnapshot() takes the tap to use.
+   */
+  nic?: boolean;
   /** Runs in the freshly booted guest before the snapshot (e.g. start a server). */
   prepare?: (vm: GuestVm) => Promise<void>;
 }
 
 const CACHE = join(ROOT, 'guest/out/snapshots');
 
-/** What a snapshot depends on: guest images, recipe, and the VMM's compiled code. */
 function cacheKey(recipe: SnapshotRecipe): string {
-  const h = createHash('sha256');
-  for (const f of [recipe.kernel ?? KERNEL, recipe.initrd ?? INITRD]) {
-    const st = statSync(f);
-    h.update(`${f}:${st.size}:${st.mtimeMs}\n`);
-  }
   const { prepare, ...rest } = recipe;
-  h.update(JSON.stringify(rest));
-  h.update(prepare?.toString() ?? '');
-  // Device and state formats live in the VMM: a rebuilt VMM must not trust older snapshots.
-  for (const f of ['dist/src/vm/machine.js', 'dist/src/snapshot/format.js', 'dist/src/devices/virtio/state.js', 'dist/src/devices/serial/state.js']) {
-    const p = join(ROOT, f);
-    if (existsSync(p)) h.update(readFileSync(p));
-  }
-  return h.digest('hex').slice(0, 16);
+  return snapshotCacheKey([recipe.kernel ?? KERNEL, recipe.initrd ?? INITRD], JSON.stringify(rest) + (prepare?.toString() ?? ''));
 }
 
 export function snapshotPath(recipe: SnapshotRecipe): string {
@@ -48,7 +48,9 @@ export async function ensureSnapshot(recipe: SnapshotRecipe): Promise<string> {
   const path = snapshotPath(recipe);
   if (existsSync(path)) return path;
   mkdirSync(CACHE, { recursive: true });
-  const vm = new GuestVm(recipe);
+  // The NIC needs some tap while the snapshot's guest boots: a throwaway network's.
+  const network = recipe.nic ? TestNetwork.create({ clients: 0 }) : undefined;
+  const vm = new GuestVm({ ...recipe, extraArgs: [...(recipe.extraArgs ?? []), ...(network ? nicArgs(network.tap.name) : [])] });
   try {
     await vm.waitForShell();
     await recipe.prepare?.(vm);
@@ -59,17 +61,25 @@ export async function ensureSnapshot(recipe: SnapshotRecipe): Promise<string> {
     return path;
   } finally {
     await vm.kill();
+    network?.teardown();
   }
+}
+
+/** The flags that start a VM of `recipe` (with `tap` for its NIC), without -incoming. */
+export function recipeArgs(recipe: SnapshotRecipe, tap?: string): GuestOptions {
+  if (recipe.nic && !tap) throw new Error(`recipe ${recipe.name} has a NIC: give the tap to use`);
+  return { ...recipe, extraArgs: [...(recipe.extraArgs ?? []), ...(recipe.nic ? nicArgs(tap!) : [])] };
 }
 
 /**
  * A running guest of `recipe`, started from its snapshot, with its shell answering.
- * `extraArgs` add host-side flags that do not change the machine (e.g. another tap).
+ * `tap`: the tap for the recipe's NIC.
  */
-export async function guestFromSnapshot(recipe: SnapshotRecipe, extraArgs: string[] = []): Promise<GuestVm> {
+export async function guestFromSnapshot(recipe: SnapshotRecipe, tap?: string): Promise<GuestVm> {
   for (let attempt = 0; ; attempt++) {
     const path = await ensureSnapshot(recipe);
-    const vm = new GuestVm({ ...recipe, extraArgs: [...(recipe.extraArgs ?? []), ...extraArgs, '-incoming', `file:${path}`] });
+    const opts = recipeArgs(recipe, tap);
+    const vm = new GuestVm({ ...opts, extraArgs: [...(opts.extraArgs ?? []), '-incoming', `file:${path}`] });
     try {
       await vm.run('true', 60_000);
       return vm;
@@ -80,3 +90,8 @@ export async function guestFromSnapshot(recipe: SnapshotRecipe, extraArgs: strin
     }
   }
 }
+
+/** The plain guest most tests need: 128 MiB, one vCPU, a shell on the serial console. */
+export const SHELL_RECIPE: SnapshotRecipe = { name: 'shell-128m', memoryMiB: 128 };
+/** The same with a virtio-net NIC (migration and network tests). */
+export const NIC_RECIPE: SnapshotRecipe = { name: 'nic-128m', memoryMiB: 128, nic: true };

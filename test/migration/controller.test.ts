@@ -58,17 +58,21 @@ test('parameters: QEMU defaults, range checks, a refused call changes nothing', 
   assert.deepEqual(c.parameters, { downtimeLimitMs: 2_000_000, maxBandwidth: 2 ** 30 });
 });
 
-test('capabilities: x-verify only, off by default, unknown names refused', () => {
+test('capabilities: x-verify and cuju-ft, off by default, unknown names refused', () => {
   const c = new MigrationController(new FakeMigratableMachine());
-  assert.deepEqual([...CAPABILITIES], ['x-verify']);
-  assert.deepEqual(c.capabilities, { 'x-verify': false });
+  assert.deepEqual([...CAPABILITIES], ['x-verify', 'cuju-ft']);
+  assert.deepEqual(c.capabilities, { 'x-verify': false, 'cuju-ft': false });
   c.setCapability('x-verify', true);
-  assert.deepEqual(c.capabilities, { 'x-verify': true });
+  assert.deepEqual(c.capabilities, { 'x-verify': true, 'cuju-ft': false });
   c.setCapability('x-verify', false);
-  assert.deepEqual(c.capabilities, { 'x-verify': false });
+  c.setCapability('cuju-ft', true);
+  assert.deepEqual(c.capabilities, { 'x-verify': false, 'cuju-ft': true });
+  assert.throws(() => c.start('file:/tmp/x.snap'), commandError(/fault tolerance needs a backup: use migrate -c tcp:BACKUP:PORT/));
+  c.setCapability('cuju-ft', false);
+  assert.throws(() => c.start('tcp:127.0.0.1:1', { cuju: true }), commandError(/migrate -c starts fault tolerance: run migrate_set_capability cuju-ft on first/));
   assert.throws(() => c.setCapability('xbzrle', true), commandError(/^Parameter 'capability' does not accept value 'xbzrle'$/));
   assert.throws(() => c.setCapability('__proto__', true), commandError(/does not accept value/));
-  assert.deepEqual(c.capabilities, { 'x-verify': false });
+  assert.deepEqual(c.capabilities, { 'x-verify': false, 'cuju-ft': false });
 });
 
 test('start refuses bad URIs and VMs that are not running or paused, without starting anything', () => {

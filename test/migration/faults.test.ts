@@ -69,7 +69,7 @@ add(fault({ kind: 'truncate' }, at('hello')), /./, /^incoming migration failed: 
 // One byte corrupted: the destination refuses, and the source says why.
 add(fault({ kind: 'corrupt' }, { ...at('hello'), offset: random(8) }), /^the destination (refused the migration|could not load the VM): the incoming connection is not a cuju migration \(bad hello\)$/);
 add(fault({ kind: 'corrupt', xor: 0x03 }, { ...at('hello'), offset: 8 }), /^the destination (refused the migration|could not load the VM): the source speaks migration protocol version 2, this cuju speaks 1: use the same cuju version on both hosts$/);
-add(fault({ kind: 'corrupt', xor: 0x02 }, { ...at('hello'), offset: 12 }), /^the destination (refused the migration|could not load the VM): the source asked for unknown migration options \(flags 0x3\)$/);
+add(fault({ kind: 'corrupt', xor: 0x04 }, { ...at('hello'), offset: 12 }), /^the destination (refused the migration|could not load the VM): the source asked for unknown migration options \(flags 0x5\)$/);
 for (const point of [at('header'), at('memory', { index: 0 }), at('memory', { index: 2 }), at('vcpu'), at('vm'), at('device'), at('end'), at('trailer')]) {
   add(fault({ kind: 'corrupt', xor: 1 << random(8) }, point), /^the destination (refused the migration|could not load the VM): /);
 }

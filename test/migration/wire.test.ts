@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { MigrationProtocolError } from '../../src/migration/errors.js';
 import {
   decodeHello, encodeHello, encodeLine, parseCommand, parseReply,
-  FLAG_VERIFY, HELLO_MAGIC, HELLO_SIZE, PROTOCOL_VERSION,
+  FLAG_FT, FLAG_VERIFY, HELLO_MAGIC, HELLO_SIZE, PROTOCOL_VERSION,
 } from '../../src/migration/wire.js';
 
 const protocolError = (re: RegExp) => (e: unknown) => e instanceof MigrationProtocolError && re.test(e.message);
@@ -23,18 +23,20 @@ function handMadeHello(magic: string, version: number, flags: number): Buffer {
   return b;
 }
 
-test('hello round trip keeps the verify flag and the layout of docs/PROTOCOL.md', () => {
+test('hello round trip keeps the verify and ft flags and the layout of docs/PROTOCOL.md', () => {
   for (const verify of [false, true]) {
-    const b = encodeHello({ verify });
-    assert.equal(b.length, HELLO_SIZE);
-    assert.equal(b.toString('latin1', 0, 8), 'CUJUMIG\0');
-    assert.equal(b.readUInt32LE(8), PROTOCOL_VERSION);
-    assert.equal(b.readUInt32LE(12), verify ? FLAG_VERIFY : 0);
-    assert.deepEqual(decodeHello(b), { version: PROTOCOL_VERSION, verify });
+    for (const ft of [false, true]) {
+      const b = encodeHello({ verify, ft });
+      assert.equal(b.length, HELLO_SIZE);
+      assert.equal(b.toString('latin1', 0, 8), 'CUJUMIG\0');
+      assert.equal(b.readUInt32LE(8), PROTOCOL_VERSION);
+      assert.equal(b.readUInt32LE(12), (verify ? FLAG_VERIFY : 0) | (ft ? FLAG_FT : 0));
+      assert.deepEqual(decodeHello(b), { version: PROTOCOL_VERSION, verify, ft });
+    }
   }
   // A view into a larger buffer (how a socket read may deliver it) decodes the same.
   const big = Buffer.concat([Buffer.from('xx'), encodeHello({ verify: true }), Buffer.from('yy')]);
-  assert.deepEqual(decodeHello(big.subarray(2, 2 + HELLO_SIZE)), { version: PROTOCOL_VERSION, verify: true });
+  assert.deepEqual(decodeHello(big.subarray(2, 2 + HELLO_SIZE)), { version: PROTOCOL_VERSION, verify: true, ft: false });
 });
 
 test('a hello with the wrong magic or length is not a cuju migration', () => {
@@ -57,9 +59,9 @@ test('another protocol version is refused with both versions named and the fix',
 });
 
 test('unknown hello flags are refused, naming them', () => {
-  assert.throws(() => decodeHello(handMadeHello(HELLO_MAGIC, PROTOCOL_VERSION, 2)), protocolError(/unknown migration options \(flags 0x2\)/));
+  assert.throws(() => decodeHello(handMadeHello(HELLO_MAGIC, PROTOCOL_VERSION, 4)), protocolError(/unknown migration options \(flags 0x4\)/));
   assert.throws(() => decodeHello(handMadeHello(HELLO_MAGIC, PROTOCOL_VERSION, 0x80000001)), protocolError(/flags 0x80000001/));
-  fc.assert(fc.property(fc.integer({ min: 2, max: 0xffffffff }), (flags) => {
+  fc.assert(fc.property(fc.integer({ min: 4, max: 0xffffffff }), (flags) => {
     assert.throws(() => decodeHello(handMadeHello(HELLO_MAGIC, PROTOCOL_VERSION, flags)), MigrationProtocolError);
   }));
 });

@@ -1,0 +1,42 @@
+/** Cuju's monitor commands (the original's names) and `info ft` / `query-ft`. */
+import { registerHmpCommand, registerHmpInfoCommand, registerQmpCommand, registerQmpEvent } from '../monitor/index.js';
+import { ftOf } from './controller.js';
+import { formatInfoFt, toQmpFtInfo } from './status.js';
+
+let registered = false;
+
+export function registerFtCommands(): void {
+  if (registered) return;
+  registered = true;
+  for (const e of ['CUJU_FT_STARTED', 'CUJU_FT_PEER_LOST', 'CUJU_FT_FAILOVER']) registerQmpEvent(e);
+  registerHmpCommand({
+    name: 'cuju-adjust-epoch',
+    args: 'epoch:i',
+    params: 'microseconds',
+    help: 'set the fault-tolerance epoch length (µs of guest run time between checkpoints)',
+    handler: (ctx, args) => ftOf(ctx.vm).adjustEpoch(args.int('epoch')),
+  });
+  registerHmpCommand({
+    name: 'cuju-failover',
+    help: 'on the backup: take over now from the last acknowledged epoch',
+    handler: (ctx) => ftOf(ctx.vm).failover(),
+  });
+  registerHmpCommand({
+    name: 'cuju-migrate-cancel',
+    help: 'on the primary: stop protecting the VM (the backup exits)',
+    handler: (ctx) => ftOf(ctx.vm).cancel(),
+  });
+  registerHmpInfoCommand({
+    name: 'ft',
+    help: 'show fault-tolerance status',
+    handler: (ctx) => ctx.print(formatInfoFt(ftOf(ctx.vm).stats)),
+  });
+  registerQmpCommand({ name: 'query-ft', handler: (ctx) => toQmpFtInfo(ftOf(ctx.vm).stats) });
+  registerQmpCommand({
+    name: 'cuju-adjust-epoch',
+    args: { 'epoch-us': 'int' },
+    handler: (ctx, args) => ftOf(ctx.vm).adjustEpoch(args['epoch-us'] as number),
+  });
+  registerQmpCommand({ name: 'cuju-failover', handler: (ctx) => ftOf(ctx.vm).failover() });
+  registerQmpCommand({ name: 'cuju-migrate-cancel', handler: (ctx) => ftOf(ctx.vm).cancel() });
+}

@@ -1,0 +1,172 @@
+/**
+ * The primary's epoch loop. Every epoch (default 5 ms of wall time while the VM runs)
+ * the vCPUs are parked, the dirty set is harvested and its pages copied into a staging
+ * buffer, vCPU/VM/device state is captured, output produced from here on is tagged
+ * with the next epoch, and the vCPUs run again: the pause is only that. The epoch is
+ * then sent while the guest runs the next one (pipelined: up to MAX_IN_FLIGHT epochs
+ * unacknowledged). An acknowledgement of epoch N releases the output held for epochs
+ * up to N. Copying during the pause is what makes the content of epoch N exactly guest
+ * memory at N's boundary, even for pages the guest rewrites while N is on the wire.
+ */
+import { EventEmitter } from 'node:events';
+import { captureVcpuState } from '../kvm/state/vcpu-state.js';
+import { captureVmState } from '../kvm/state/vm-state.js';
+import type { DirtyPageTracker } from '../migration/migratable.js';
+import type { DiskOp, EpochContent, FtPrimaryMachine, OutputCommit } from './epoch.js';
+import type { FtStats } from './status.js';
+import { stagePages } from './wire/index.js';
+
+/** Unacknowledged epochs allowed before the next boundary waits (the guest runs on meanwhile). */
+export const MAX_IN_FLIGHT = 4;
+
+export interface PrimaryChannel {
+  /** Queues the epoch on the connection in order; resolves when the socket took it. */
+  sendEpoch(epoch: EpochContent): Promise<void>;
+  sendCancel(reason: string): Promise<void>;
+  onAck(listener: (epoch: number) => void): void;
+  /** The connection ended or broke (after close() too). */
+  onClose(listener: (why: string) => void): void;
+  close(): void;
+}
+
+export class FtPrimary extends EventEmitter {
+  private timer?: NodeJS.Timeout;
+  private epoch = 0;
+  private acked = 0;
+  private released = 0;
+  private stopped = false;
+  private sending: Promise<void> = Promise.resolve();
+  private boundaryRunning = false;
+
+  constructor(
+    private readonly machine: FtPrimaryMachine,
+    private readonly tracker: DirtyPageTracker,
+    private readonly channel: PrimaryChannel,
+    private readonly output: OutputCommit,
+    private readonly stats: FtStats,
+    private readonly log: (line: string) => void,
+  ) {
+    super();
+    channel.onAck((n) => this.onAck(n));
+    channel.onClose((why) => this.end('unprotected', `backup lost: ${why}`));
+  }
+
+  /**
+   * Starts protecting: epoch 0 was the initial synchronisation, so output from now on
+   * belongs to epoch 1. Call with the vCPUs parked at the sync point, just before they run.
+   */
+  start(): void {
+    this.stats.role = 'primary';
+    this.stats.state = 'protected';
+    this.output.beginEpoch(1);
+    this.schedule();
+  }
+
+  setEpochUs(us: number): void {
+    this.stats.epochUs = us;
+  }
+
+  get running(): boolean {
+    return !this.stopped;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.boundary(), Math.max(1, Math.round(this.stats.epochUs / 1000)));
+  }
+
+  private async boundary(): Promise<void> {
+    if (this.stopped || this.boundaryRunning) return;
+    this.boundaryRunning = true;
+    try {
+      // Pipelining is bounded: with too many epochs unacknowledged the guest runs on and
+      // this epoch simply grows (its dirty set is never cut short).
+      if (this.epoch - this.acked >= MAX_IN_FLIGHT) return;
+      const content = await this.takeEpoch();
+      if (!content) return;
+      this.stats.totalBytes += content.pageData.length;
+      this.sending = this.sending.then(() => this.channel.sendEpoch(content)).catch((e: Error) => this.end('unprotected', `backup lost: ${e.message}`));
+    } finally {
+      this.boundaryRunning = false;
+      this.schedule();
+    }
+  }
+
+  /** The pause: everything here happens with the vCPUs parked. */
+  private async takeEpoch(): Promise<EpochContent | undefined> {
+    const t0 = process.hrtime.bigint();
+    const src = await this.machine.parkForEpoch();
+    if (!src) return undefined;
+    let content: EpochContent;
+    try {
+      const dirty = this.tracker.harvest();
+      const { pageNumbers, pageData } = stagePages(this.machine.memory, dirty);
+      const vcpus = src.vcpuFds.map((fd) => captureVcpuState(fd, src.support));
+      const vm = captureVmState(src.vm, src.support.capabilities);
+      const devices = src.machine.devices.map((d, i) => src.deviceState(i, d));
+      const disk = this.output.takeDiskWrites();
+      this.epoch++;
+      this.output.beginEpoch(this.epoch + 1);
+      // Coalesced per disk (non-overlapping ranges), so their order does not matter.
+      const diskOps: DiskOp[] = [
+        ...disk.discards.map((d) => ({ kind: 'discard' as const, ...d })),
+        ...disk.writes.map((w) => ({ kind: 'write' as const, ...w })),
+      ];
+      content = { epoch: this.epoch, pageNumbers, pageData, vcpus, vm, devices, diskOps, releasedEpoch: this.released };
+    } finally {
+      this.machine.resumeAfterEpoch();
+    }
+    const pauseUs = Number(process.hrtime.bigint() - t0) / 1000;
+    this.stats.pauseUs.add(pauseUs);
+    this.stats.epoch = this.epoch;
+    this.stats.totalEpochs++;
+    this.stats.lastEpochDirtyPages = content.pageNumbers.length;
+    this.stats.lastEpochBytes = content.pageData.length;
+    this.stats.epochsInFlight = this.epoch - this.acked;
+    this.updateHeld();
+    return content;
+  }
+
+  private onAck(n: number): void {
+    if (this.stopped || n <= this.acked) return;
+    if (n > this.epoch) {
+      this.end('unprotected', `the backup acknowledged epoch ${n}, which was never sent`);
+      return;
+    }
+    this.acked = n;
+    this.stats.ackedEpoch = n;
+    this.stats.epochsInFlight = this.epoch - n;
+    void Promise.resolve(this.output.release(n)).then(() => {
+      this.released = Math.max(this.released, n);
+      this.updateHeld();
+    });
+  }
+
+  private updateHeld(): void {
+    const h = this.output.held();
+    this.stats.heldPackets = h.packets;
+    this.stats.heldBytes = h.bytes;
+    this.stats.heldWrites = h.writes;
+  }
+
+  /** cuju-migrate-cancel: the backup is told to exit; this VM runs on unprotected. */
+  async cancel(reason = 'protection cancelled on the primary'): Promise<void> {
+    if (this.stopped) return;
+    await this.sending;
+    await this.channel.sendCancel(reason).catch(() => {});
+    this.end('off', reason);
+  }
+
+  private end(state: 'off' | 'unprotected', reason: string): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.tracker.stop();
+    this.channel.close();
+    void Promise.resolve(this.output.releaseAll()).then(() => this.updateHeld());
+    this.stats.state = state;
+    this.stats.reason = reason;
+    this.log(state === 'off' ? `fault tolerance off: ${reason}` : `${reason}; the VM runs on unprotected and its held output was released`);
+    this.emit('ended', { state, reason });
+  }
+}

@@ -55,6 +55,16 @@ export class FtController {
     return { ...m.description(), capabilities: m.stateCapabilities() };
   }
 
+  /** A fault-tolerance migration starts its initial copy (disk writes from here reach the backup). */
+  prepareSync(): void {
+    this.resources.outputs.recordDiskWrites();
+  }
+
+  /** The initial copy failed or was cancelled. */
+  syncFailed(): void {
+    this.resources.outputs.stopRecordingDiskWrites();
+  }
+
   /**
    * The initial copy is done (the VM is frozen at the sync point, the backup holds it):
    * open the FT channel, start the epochs, let the VM run, protected.

@@ -22,6 +22,10 @@ export interface FtPrimaryMachine extends VmControl {
 
 /** Held output (network packets, shared-disk writes) and the disk writes an epoch carries. */
 export interface OutputCommit {
+  /** The initial copy starts: record disk writes from here (they travel in epoch 1). */
+  recordDiskWrites(): void;
+  /** The initial copy failed: stop recording. */
+  stopRecordingDiskWrites(): void;
   /** Output produced from now on belongs to epoch `n`. */
   beginEpoch(n: number): void;
   /** Epochs up to `n` are acknowledged: their output may go out. */

@@ -101,10 +101,12 @@ export class MigrationController {
     // A reset rebuilds the board, and with it guest RAM and the dirty log: start over.
     const onReset = () => m.cancel();
     this.machine.once('RESET', onReset);
+    if (ft) ftOf(this.machine).prepareSync();
     return m.run().then(async () => {
       this.machine.off('RESET', onReset);
       // Fault tolerance: the initial copy is done and the VM waits at the sync point.
       if (m.handoff) await ftOf(this.machine).startPrimary(m.handoff);
+      else if (ft) ftOf(this.machine).syncFailed();
       return m.stats;
     });
   }

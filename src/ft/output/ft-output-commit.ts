@@ -32,6 +32,21 @@ export class FtOutputCommit implements OutputCommit {
     private readonly onDiskError: (error: Error) => void = () => {},
   ) {}
 
+  /**
+   * The initial copy starts: from now on disk writes are recorded (not held), so those
+   * made while RAM is being copied travel in epoch 1 and the backup's image copy, equal
+   * to ours before the copy began, catches up.
+   */
+  recordDiskWrites(): void {
+    for (const disk of this.disks) if (disk instanceof ReplicatingBlockBackend) disk.startRecording();
+  }
+
+  /** The initial copy failed: forget what was recorded for it. */
+  stopRecordingDiskWrites(): void {
+    if (this.holding) return;
+    for (const disk of this.disks) if (disk instanceof ReplicatingBlockBackend) disk.stopRecording();
+  }
+
   beginEpoch(n: number): void {
     if (!this.holding) {
       for (const net of this.nets) net.startHolding(n);

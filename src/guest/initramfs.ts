@@ -2,7 +2,8 @@
  * The guest initramfs: an uncompressed newc cpio (the guest kernel only copies it;
  * inflating a compressed one in emulated kernel code takes minutes) holding static
  * busybox with its applet links, the mount points /init needs, /dev/console (the
- * kernel opens it for /init's stdio before devtmpfs is mounted) and guest/rootfs/.
+ * kernel opens it for /init's stdio before devtmpfs is mounted), the guest workloads
+ * (guest/workloads/*.c compiled, as /bin/<name>) and guest/rootfs/.
  */
 import { lstat, readdir, readFile, readlink, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { GuestBuildError } from './errors.js';
 import { BUSYBOX_PATH, busyboxApplets, checkRequiredApplets, readStaticBusybox } from './busybox.js';
 import { builderDir, type GuestPaths } from './paths.js';
 import { progress } from './progress.js';
+import { buildWorkloads, type Workload, workloadGuestPath } from './workloads.js';
 
 export const INITRAMFS_NAME = 'initramfs.cpio';
 
@@ -52,6 +54,8 @@ export interface InitramfsInputs {
   readonly busybox: Buffer;
   readonly applets: readonly string[];
   readonly rootfs: readonly CpioEntry[];
+  /** Compiled guest workloads, installed as /bin/<name>. */
+  readonly workloads?: readonly Workload[];
 }
 
 /**
@@ -69,6 +73,7 @@ export function initramfsEntries(inputs: InitramfsInputs): CpioEntry[] {
   put({ kind: 'chardev', path: 'dev/null', mode: 0o666, major: 1, minor: 3 });
   put({ kind: 'file', path: BUSYBOX_PATH, mode: 0o755, data: inputs.busybox });
   for (const applet of inputs.applets) put({ kind: 'symlink', path: applet, target: BUSYBOX_PATH });
+  for (const w of inputs.workloads ?? []) put({ kind: 'file', path: workloadGuestPath(w.name), mode: 0o755, data: w.binary });
   for (const entry of inputs.rootfs) put(entry);
   for (const path of [...byPath.keys()]) {
     for (const parent of parentsOf(path)) {
@@ -102,11 +107,16 @@ export async function buildInitramfs(paths: GuestPaths): Promise<string> {
   }
   const applets = await busyboxApplets();
   checkRequiredApplets(applets);
-  const entries = initramfsEntries({ busybox: await readStaticBusybox(), applets, rootfs });
-  // The archive is a pure function of the entries and of this writer's code.
+  const workloads = await buildWorkloads(paths.workloadsDir, join(paths.cacheDir, 'workloads'));
+  const entries = initramfsEntries({ busybox: await readStaticBusybox(), applets, rootfs, workloads });
+  // The archive is a pure function of the entries and of this writer's code. The
+  // workloads' sources are hashed too: their binaries come from a cache, and an edited
+  // source must always give a new archive, even one that compiles to the same bytes.
   const hash = hashEntries(entries);
+  for (const w of workloads) hash.add(`workload source ${w.name}`, w.source);
   await hash.addFile('cpio.js', join(builderDir, 'cpio.js'));
   await hash.addFile('initramfs.js', join(builderDir, 'initramfs.js'));
+  await hash.addFile('workloads.js', join(builderDir, 'workloads.js'));
   const digest = hash.digest();
   if (await isUpToDate(paths.outDir, INITRAMFS_NAME, digest, [output])) {
     progress(`initramfs: up to date (${output})`);

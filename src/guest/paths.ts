@@ -14,6 +14,8 @@ export interface GuestPaths {
   readonly patchesDir: string;
   /** guest/rootfs/: copied into the initramfs as-is (holds /init). */
   readonly rootfsDir: string;
+  /** guest/workloads/: C programs compiled into the initramfs as /bin/<name> (workloads.ts). */
+  readonly workloadsDir: string;
   /** guest/cache/: extracted kernel tree and build logs (git-ignored). */
   readonly cacheDir: string;
   /** guest/out/: bzImage, vmlinux, initramfs.cpio and their hash stamps (git-ignored). */
@@ -30,6 +32,7 @@ export function guestPaths(repoRoot: string = resolve(builderDir, '..', '..', '.
     configFragment: join(guest, 'kernel', 'cuju.config'),
     patchesDir: join(guest, 'kernel', 'patches'),
     rootfsDir: join(guest, 'rootfs'),
+    workloadsDir: join(guest, 'workloads'),
     cacheDir: join(guest, 'cache'),
     outDir: join(guest, 'out'),
   };

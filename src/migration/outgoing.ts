@@ -224,12 +224,14 @@ export class OutgoingMigration extends EventEmitter {
       streamSent = true;
       this.stats.transferredBytes = writer.bytesWritten + 16;
 
+      // Our side of verify while the destination applies and hashes its side.
+      const ours = this.opts.verify ? this.hashes(src) : undefined;
       // The VM is frozen while the destination applies and (verify) hashes: bounded wait.
       const loadedWithin = LOADED_TIMEOUT_MS + (this.opts.verify ? Math.ceil(mem.size / 2 ** 30) * 10_000 : 0);
       const reply = parseReply(await failWith(withTimeout(first, loadedWithin, `the destination did not confirm it loaded the VM within ${loadedWithin / 1000} s`)));
       if (reply.type === 'error') throw new MigrationProtocolError(`the destination could not load the VM: ${reply.message}`);
       if (reply.type !== 'loaded') throw new MigrationProtocolError('the destination replied out of turn');
-      if (this.opts.verify) this.verify(src, reply);
+      if (this.opts.verify) this.verify(ours!, reply);
       // 'go' is the point of no return. Up to here a cancel, or a connection that is
       // already gone (so 'go' can't have left), still means the VM runs on here.
       this.checkCancelled();
@@ -257,9 +259,12 @@ export class OutgoingMigration extends EventEmitter {
     }
   }
 
-  private verify(src: SnapshotSource, reply: { ramHash?: string; deviceHash?: string }): void {
-    const ram = hashRam(this.machine.memory);
-    const devices = hashDeviceStates(src.machine.devices.map((d, i) => src.deviceState(i, d)));
+  private hashes(src: SnapshotSource): { ram: string; devices: string } {
+    return { ram: hashRam(this.machine.memory), devices: hashDeviceStates(src.machine.devices.map((d, i) => src.deviceState(i, d))) };
+  }
+
+  private verify(ours: { ram: string; devices: string }, reply: { ramHash?: string; deviceHash?: string }): void {
+    const { ram, devices } = ours;
     const bad: string[] = [];
     if (reply.ramHash !== ram) bad.push('guest RAM');
     if (reply.deviceHash !== devices) bad.push('device state');

@@ -9,24 +9,25 @@ import { HEADER, mbpsToMiBps, rowCells } from '../../bench/migrate/report.js';
 import { snapshotKey, snapshotPath } from '../../bench/migrate/snapshot-cache.js';
 import { parseTrace, switchOverTimeline } from '../../bench/migrate/timeline.js';
 
-test('the snapshot key changes with the kernel, the initramfs and the VM flags, and only then', async (t) => {
+test('the snapshot key changes with the kernel, the initramfs, the VM flags and the set-up commands, and only then', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'cuju-bench-key-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const kernel = join(dir, 'k');
   const initrd = join(dir, 'i');
   writeFileSync(kernel, 'kernel v1');
   writeFileSync(initrd, 'initrd v1');
-  const base = { kernel, initrd, memoryMiB: 256, cpus: 1, append: 'console=ttyS0 quiet' };
+  const base = { kernel, initrd, memoryMiB: 256, cpus: 1, append: 'console=ttyS0 quiet', setup: 'cuju-dirty 32 1 0 /tmp/r & d=$!' };
   const k0 = await snapshotKey(base);
   assert.equal(await snapshotKey({ ...base }), k0);
   assert.notEqual(await snapshotKey({ ...base, memoryMiB: 128 }), k0);
   assert.notEqual(await snapshotKey({ ...base, append: 'console=ttyS0' }), k0);
+  assert.notEqual(await snapshotKey({ ...base, setup: 'cuju-dirty 64 1 0 /tmp/r & d=$!' }), k0);
   writeFileSync(initrd, 'initrd v2');
   const k1 = await snapshotKey(base);
   assert.notEqual(k1, k0);
   writeFileSync(kernel, 'kernel v2');
   assert.notEqual(await snapshotKey(base), k1);
-  assert.match(snapshotPath('/c', k0), /^\/c\/idle-guest-[0-9a-f]{16}\.cuju$/);
+  assert.match(snapshotPath('/c', k0), /^\/c\/migrate-guest-[0-9a-f]{16}\.cuju$/);
 });
 
 test('summarize takes the median and the best', () => {

@@ -129,7 +129,7 @@ test('the backup dies: the primary runs on unprotected, its held output released
       assert.equal(r.bad, null);
       assert.equal(r.answers, r.sent, 'answers held for the dead backup were released');
       const info = await hmp(pair.primary.hmpPath, 'info ft');
-      assert.match(info, /state: unprotected \(backup lost: .+\)/, info);
+      assert.match(info, /state: unprotected, peer \S+ \(backup lost: .+\)/, info);
       assert.match(info, /held output: 0 packets/);
       assert.match(pair.primary.stderr, /backup lost: .*the VM runs on unprotected/);
     } finally {

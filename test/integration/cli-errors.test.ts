@@ -39,7 +39,22 @@ test('unknown flag, bad -m, missing value', () => {
 });
 
 test('flags accepted for compatibility whose feature is missing are refused clearly', () => {
-  assertOneLineError(cuju(['-kernel', 'k', '-incoming', 'tcp:0:4441,ft_mode']), /-incoming tcp:0:4441,ft_mode: incoming migration is not implemented/);
+  assertOneLineError(cuju(['-kernel', 'k', '-incoming', 'defer']), /-incoming defer: waiting for migrate-incoming is not supported; give the URI directly/);
+});
+
+test('-incoming on a port another process holds: one line naming the port and the fix', { skip: kvmSkipReason() }, () => {
+  const holder = spawnSync(process.execPath, ['-e', `
+    const s = require('net').createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      const r = require('child_process').spawnSync(process.execPath, [${JSON.stringify(CUJU)}, '-m', '64', '-kernel', ${JSON.stringify(KERNEL)}, '-incoming', 'tcp:127.0.0.1:' + port], { encoding: 'utf8' });
+      console.log(JSON.stringify({ port, status: r.status, stderr: r.stderr }));
+      s.close();
+    });`], { encoding: 'utf8' });
+  const r = JSON.parse(holder.stdout) as { port: number; status: number; stderr: string };
+  assert.equal(r.status, 1);
+  const lines = r.stderr.trim().split('\n').filter((l) => !/^cuju: (KVM backend|note:)/.test(l));
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(lines[0], new RegExp(`port ${r.port} is already in use .*choose another port`));
 });
 
 test('disk images: missing, qcow2, and locked by another VMM', { skip: kvmSkipReason() }, () => {

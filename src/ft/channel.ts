@@ -35,15 +35,23 @@ export async function openChannel(socket: Socket, rest: Uint8Array, role: FtRole
   return { reader, writer, peerEpochUs: hello.epochUs };
 }
 
+/** How long a cancelling primary waits for the backup to read CANCEL and hang up. */
+export const CANCEL_DRAIN_MS = 5_000;
+
 export function primaryChannel(socket: Socket, opened: OpenedChannel): PrimaryChannel {
   const ackListeners: ((n: number) => void)[] = [];
   const closeListeners: ((why: string) => void)[] = [];
   let closed = false;
+  /** CANCEL went out: the backup hanging up is what it was told to do, not a loss. */
+  let cancelSent = false;
+  let onClosed: () => void = () => {};
+  const hungUp = new Promise<void>((resolve) => { onClosed = resolve; });
   const close = (why: string) => {
     if (closed) return;
     closed = true;
     socket.destroy();
-    for (const l of closeListeners) l(why);
+    onClosed();
+    if (!cancelSent) for (const l of closeListeners) l(why);
   };
   void (async () => {
     try {
@@ -59,7 +67,19 @@ export function primaryChannel(socket: Socket, opened: OpenedChannel): PrimaryCh
   socket.on('error', (e) => close(e.message));
   return {
     sendEpoch: (content: EpochContent) => opened.writer.send({ type: 'epoch', content }),
-    sendCancel: (reason: string) => opened.writer.send({ type: 'cancel', reason }),
+    // The backup may still be reading epochs queued ahead of the CANCEL and acknowledging
+    // them. Closing now would answer those ACKs with a reset, which destroys what the
+    // backup has not read yet, CANCEL included: it would take over instead of exiting.
+    // So: half-close (FIN after the CANCEL), keep reading ACKs, and let the backup hang up.
+    sendCancel: async (reason: string) => {
+      cancelSent = true;
+      await opened.writer.send({ type: 'cancel', reason });
+      socket.end();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([hungUp, new Promise<void>((resolve) => { timer = setTimeout(resolve, CANCEL_DRAIN_MS); })]);
+      clearTimeout(timer);
+      close('protection cancelled');
+    },
     onAck: (l) => ackListeners.push(l),
     onClose: (l) => closeListeners.push(l),
     close: () => close('protection ended'),

@@ -22,6 +22,10 @@ export const MAX_IN_FLIGHT = 4;
 export interface PrimaryChannel {
   /** Queues the epoch on the connection in order; resolves when the socket took it. */
   sendEpoch(epoch: EpochContent): Promise<void>;
+  /**
+   * Sends CANCEL after the queued epochs and resolves once the backup has read it and hung
+   * up (or after a bound); the connection is closed then, without calling onClose listeners.
+   */
   sendCancel(reason: string): Promise<void>;
   onAck(listener: (epoch: number) => void): void;
   /** The connection ended or broke (after close() too). */
@@ -35,6 +39,8 @@ export class FtPrimary extends EventEmitter {
   private acked = 0;
   private released = 0;
   private stopped = false;
+  /** cuju-migrate-cancel is draining the epochs already taken: take no more (none may follow the CANCEL). */
+  private cancelling = false;
   private sending: Promise<void> = Promise.resolve();
   private boundaryRunning = false;
 
@@ -76,14 +82,23 @@ export class FtPrimary extends EventEmitter {
   }
 
   private async boundary(): Promise<void> {
-    if (this.stopped || this.boundaryRunning) return;
+    if (this.stopped || this.cancelling || this.boundaryRunning) return;
     this.boundaryRunning = true;
     try {
       // Pipelining is bounded: with too many epochs unacknowledged the guest runs on and
       // this epoch simply grows (its dirty set is never cut short).
       if (this.epoch - this.acked >= MAX_IN_FLIGHT) return;
-      const content = await this.takeEpoch();
-      if (!content) return;
+      let content: EpochContent | undefined;
+      try {
+        content = await this.takeEpoch();
+      } catch (e) {
+        // The harvested dirty set is gone with the failed epoch: the backup can no longer
+        // be brought up to date, so protection ends (the guest was resumed, it runs on).
+        this.end('unprotected', `epoch ${this.epoch + 1} could not be taken: ${(e as Error).message}`);
+        return;
+      }
+      // A cancel that began meanwhile already took its place in the send queue: nothing may follow CANCEL.
+      if (!content || this.cancelling) return;
       this.stats.totalBytes += content.pageData.length;
       this.sending = this.sending.then(() => this.channel.sendEpoch(content)).catch((e: Error) => this.end('unprotected', `backup lost: ${e.message}`));
     } finally {
@@ -97,6 +112,12 @@ export class FtPrimary extends EventEmitter {
     const t0 = process.hrtime.bigint();
     const src = await this.machine.parkForEpoch();
     if (!src) return undefined;
+    // Protection may have ended (backup lost, cancel) while the vCPUs were being parked:
+    // the tracker is stopped then, and there is no epoch to take.
+    if (this.stopped || this.cancelling) {
+      this.machine.resumeAfterEpoch();
+      return undefined;
+    }
     let content: EpochContent;
     try {
       const dirty = this.tracker.harvest();
@@ -151,7 +172,9 @@ export class FtPrimary extends EventEmitter {
 
   /** cuju-migrate-cancel: the backup is told to exit; this VM runs on unprotected. */
   async cancel(reason = 'protection cancelled on the primary'): Promise<void> {
-    if (this.stopped) return;
+    if (this.stopped || this.cancelling) return;
+    this.cancelling = true;
+    clearTimeout(this.timer);
     await this.sending;
     await this.channel.sendCancel(reason).catch(() => {});
     this.end('off', reason);

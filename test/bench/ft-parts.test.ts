@@ -1,0 +1,141 @@
+/** bench:ft's pure parts: trace and report parsing, window summaries, the target verdicts. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FtPrimary } from '../../src/ft/primary.js';
+import { FtBackup } from '../../src/ft/backup.js';
+import { Machine } from '../../src/vm/machine.js';
+import { DirtyTracker } from '../../src/memory/dirty-tracker.js';
+import { VmFd } from '../../src/kvm/vm-fd.js';
+import { commitSummary, parseAcks, parseBackupTrace, parseEpochs, summarizeWindow } from '../../bench/ft/epoch-trace.js';
+import { percentile } from '../../bench/ft/percentiles.js';
+import { achievedRate, parseReports } from '../../bench/ft/workload.js';
+import { parseStatus } from '../../bench/ft/process-memory.js';
+import { parseBytesReceived } from '../../bench/ft/tcp-bytes.js';
+import { targets, fullReport, type Results, type DirtyResult } from '../../bench/ft/report.js';
+import type { WindowSummary } from '../../bench/ft/epoch-trace.js';
+
+test('the methods the pause-trace preload wraps exist (a rename would silently drop the breakdown)', () => {
+  const has = (proto: object, name: string) => assert.equal(typeof (proto as Record<string, unknown>)[name], 'function', name);
+  has(FtPrimary.prototype, 'takeEpoch');
+  has(FtPrimary.prototype, 'onAck');
+  has(Machine.prototype, 'parkForEpoch');
+  has(Machine.prototype, 'resumeAfterEpoch');
+  has(DirtyTracker.prototype, 'harvest');
+  has(VmFd.prototype, 'getDirtyLog');
+  has(VmFd.prototype, 'clearDirtyLog');
+  has(FtBackup.prototype, 'commit');
+  has(FtBackup.prototype, 'run');
+  has(FtBackup.prototype, 'takeOver');
+});
+
+const TRACE = [
+  'cuju: fault tolerance on',
+  'cuju-ft-epoch 1000.500 e=1 pages=10 park=50 get=20 clear=? harvest=30 copy=5 vcpu=100 vmstate=40 rest=10 resume=8 pause=250 total=260',
+  'cuju-ft-epoch 1006.000 e=2 pages=1000 park=60 get=25 clear=120 harvest=160 copy=400 vcpu=110 vmstate=45 rest=12 resume=9 pause=800 total=810',
+  'cuju-ft-ack 1007.000 e=1 us=6000',
+  'cuju-ft-epoch 1012.000 e=3 pages=? park=? get=? clear=? harvest=? copy=? vcpu=? vmstate=? rest=? resume=? pause=? total=900',
+  'cuju-ft-ack 1013.000 e=2 us=7000',
+  'cuju-ft-ack 1014.000 e=3 us=2000',
+].join('\n');
+
+test('epoch trace lines parse, with ? for steps not seen', () => {
+  const epochs = parseEpochs(TRACE);
+  assert.equal(epochs.length, 3);
+  assert.deepEqual(epochs[0], {
+    wallMs: 1000.5, epoch: 1, pages: 10,
+    us: { park: 50, get: 20, harvest: 30, copy: 5, vcpu: 100, vmstate: 40, rest: 10, resume: 8, pause: 250, total: 260 },
+  });
+  assert.equal(epochs[2].pages, undefined);
+  assert.deepEqual(epochs[2].us, { total: 900 });
+  assert.deepEqual(parseAcks(TRACE).map((a) => [a.epoch, a.us]), [[1, 6000], [2, 7000], [3, 2000]]);
+});
+
+test('a window summary takes only epochs that began inside it, and their acks; a missing clear counts as 0', () => {
+  const s = summarizeWindow(parseEpochs(TRACE), parseAcks(TRACE), 1001, 1020);
+  assert.equal(s.epochs, 2);
+  assert.equal(s.pagesMean, 1000);
+  assert.equal(s.steps.total?.p50, 900);
+  assert.equal(s.steps.pause?.p50, 800, 'epoch 3 has no pause figure and is left out of it');
+  assert.deepEqual(s.ackUs && [s.ackUs.p50, s.ackUs.p99], [7000, 7000]);
+  const all = summarizeWindow(parseEpochs(TRACE), parseAcks(TRACE), 0, 2000);
+  assert.equal(all.steps.clear?.p50, 0);
+  assert.equal(all.steps.clear?.p99, 120);
+  assert.equal(summarizeWindow([], [], 0, 1).epochs, 0);
+});
+
+test('backup trace lines: commit times per epoch, when the loss was seen and how long takeOver took', () => {
+  const text = 'cuju: x\ncuju-ft-commit 100.5 e=1 us=300\ncuju-ft-commit 106.5 e=2 us=900\ncuju-ft-lost 200.25\ncuju-ft-takeover 203.5 us=3100\n';
+  const t = parseBackupTrace(text);
+  assert.deepEqual(t.commits.map((c) => [c.epoch, c.us]), [[1, 300], [2, 900]]);
+  assert.equal(t.lostAt, 200.25);
+  assert.equal(t.takeOverAt, 203.5);
+  assert.equal(t.takeOverUs, 3100);
+  assert.deepEqual(commitSummary(t, new Set([2])), { p50: 900, p99: 900, mean: 900 });
+  assert.equal(commitSummary(t, new Set([7])), undefined);
+  assert.equal(parseBackupTrace('').lostAt, undefined);
+});
+
+test('percentile is nearest-rank like FtStats (p50 of 1..4 is 3; p99 of 100 values is the largest)', () => {
+  assert.equal(percentile([4, 1, 3, 2], 50), 3);
+  assert.equal(percentile(Array.from({ length: 100 }, (_, i) => i + 1), 99), 100);
+  assert.ok(Number.isNaN(percentile([], 50)));
+});
+
+test('cuju-dirty reports: the first one in a window is left out (it began before the window)', () => {
+  const out = 'x\r\ncuju-dirty: 9999 pages written in 1.00 s (9999 pages/s)\r\n' +
+    'cuju-dirty: 20000 pages written in 1.00 s (20000 pages/s)\r\ncuju-dirty: 10000 pages written in 0.50 s (20000 pages/s)\r\n';
+  assert.equal(parseReports(out).length, 3);
+  assert.equal(achievedRate(out), 20000);
+  assert.ok(Number.isNaN(achievedRate('cuju-dirty: 5 pages written in 1.00 s (5 pages/s)')));
+});
+
+test('/proc/PID/status and ss -ti figures', () => {
+  const status = 'Name:\tnode\nVmRSS:\t  204800 kB\nRssAnon:\t   51200 kB\nRssFile:\t   20480 kB\nRssShmem:\t  133120 kB\n';
+  assert.deepEqual(parseStatus(status), { rss: 200 * 1048576, anon: 50 * 1048576, file: 20 * 1048576, shmem: 130 * 1048576 });
+  assert.throws(() => parseStatus('Name: x\n'), /VmRSS/);
+  const ss = 'ESTAB 0 0 127.0.0.1:4441 127.0.0.1:5555\n\t cubic bytes_sent:10 bytes_acked:10 bytes_received:123456 segs_out:3\n';
+  assert.equal(parseBytesReceived(ss), 123456);
+  assert.equal(parseBytesReceived(''), 0);
+});
+
+const window = (pagesMean: number): WindowSummary => ({ epochs: 2048, numbers: new Set(), pagesMean, pagesP50: pagesMean, steps: {} });
+const dirty = (target: number | undefined, pagesMean: number, pauseP99: number): DirtyResult => ({
+  name: `≈${target}`, target, rate: target === undefined ? undefined : target * 200, pauseP50: pauseP99 / 2, pauseP99, histogramEpochs: 2048,
+  epochsPerSec: 180, pageBytesPerEpoch: pagesMean * 4096, wireBytesPerEpoch: pagesMean * 4100, protectedRate: 1, unprotectedRate: 1, trace: window(pagesMean), backupRss: 140 * 1048576,
+});
+
+function results(over: Partial<Results> = {}): Results {
+  return {
+    date: '2026-11-26', epochUs: 5000, protectMs: 3000,
+    dirty: [dirty(undefined, 3, 300), dirty(100, 110, 500), dirty(1000, 1080, 900), dirty(5000, 2000, 4000)],
+    rtt: { unprotected: [10, 11, 12], protected: [15, 16, 17], epochUs: 5000 },
+    failovers: [{ tookOverMs: 5, firstAnswerMs: 40, survived: true }, { tookOverMs: 6, firstAnswerMs: 60, survived: true }, { tookOverMs: 7, firstAnswerMs: 250, survived: true }],
+    memory: { guestBytes: 128 * 1048576, backupAfterSync: 140 * 1048576, backup: { rss: 140 * 1048576, anon: 0, file: 0, shmem: 0 }, primary: { rss: 190 * 1048576, anon: 0, file: 0, shmem: 0 } },
+    ...over,
+  };
+}
+
+test('targets: the 1,000-page row is the one nearest 1,000 measured pages; each verdict follows its limit', () => {
+  const t = targets(results());
+  assert.equal(t.length, 4);
+  assert.match(t[0].measured, /900 µs at 1,080 pages/);
+  assert.equal(t[0].met, true);
+  assert.equal(t[1].met, true, 'added 5 ms ≤ 7 ms');
+  assert.equal(t[2].met, true, 'median of 40, 60, 250 ms is 60');
+  assert.equal(t[3].met, true, '140 MiB ≤ 147.2 MiB');
+
+  const worse = targets(results({
+    dirty: [dirty(1000, 990, 1500)],
+    rtt: { unprotected: [10], protected: [18], epochUs: 5000 },
+    failovers: [{ tookOverMs: 5, firstAnswerMs: 40, survived: true }, { survived: false, error: 'closed by the peer' }],
+    memory: { guestBytes: 128 * 1048576, backupAfterSync: 140 * 1048576, backup: { rss: 150 * 1048576, anon: 0, file: 0, shmem: 0 }, primary: { rss: 0, anon: 0, file: 0, shmem: 0 } },
+  }));
+  assert.deepEqual(worse.map((r) => r.met), [false, false, false, false]);
+  assert.match(worse[2].measured, /1 of 2 broken/);
+  assert.equal(targets(results({ dirty: [] }))[0].met, undefined);
+});
+
+test('the full report has every table', () => {
+  const text = fullReport(results());
+  for (const h of ['target (issue 5)', 'workload (cuju-dirty)', 'epochs traced', 'round trip', 'failover run', 'VMM process']) assert.ok(text.includes(h), h);
+});

@@ -58,6 +58,8 @@ export class DirtyTracker {
   /** Pages in the slot; harvested page numbers are slot-relative (GPA = slot.gpa + page * 4096). */
   readonly pageCount: number;
   private kvmBitmap?: KvmDirtyBitmap;
+  /** peekCount's own buffer: harvest's must not be touched between its GET and CLEAR. */
+  private peekBitmap?: KvmDirtyBitmap;
   private vmmWrites: PageBitmap;
   private activeMode?: DirtyLogMode;
   private hook?: WriteHook;
@@ -145,6 +147,20 @@ export class DirtyTracker {
     this.vmmWrites = new PageBitmap(this.pageCount);
     harvested.orWords(kvm.words);
     return harvested;
+  }
+
+  /**
+   * How many pages were written since the last harvest, without starting a new interval
+   * (the FT primary polls it to end an epoch early at its watermark). Only in
+   * manual-protect mode, where KVM_GET_DIRTY_LOG copies the log and leaves it (and the
+   * write protection) alone; legacy GET would clear the log, so there it answers
+   * undefined. Pages both KVM and the VMM saw count once.
+   */
+  peekCount(): number | undefined {
+    if (this.activeMode !== 'manual-protect') return undefined;
+    this.peekBitmap ??= new KvmDirtyBitmap(this.pageCount);
+    this.vm.getDirtyLog(this.slot.slot, this.peekBitmap);
+    return this.vmmWrites.countUnion(this.peekBitmap.words);
   }
 
   /** Turns KVM logging off and unhooks VMM writes. Writes since the last harvest are dropped. */

@@ -113,6 +113,21 @@ export class PageBitmap {
     return n;
   }
 
+  /** Number of pages in this set or in `other` (words of a bitmap of the same layout), without changing either. */
+  countUnion(other: Uint32Array): number {
+    const w = this.words;
+    if (other.length < w.length) throw new RangeError(`countUnion needs ${w.length} words, got ${other.length}`);
+    let n = 0;
+    for (let i = 0; i < w.length; i++) {
+      let v = w[i] | other[i];
+      if (v === 0) continue;
+      v = v - ((v >>> 1) & 0x55555555);
+      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);
+      n += (Math.imul((v + (v >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+    }
+    return n;
+  }
+
   /** The page numbers, ascending. */
   pages(): Uint32Array {
     const out = new Uint32Array(this.count());

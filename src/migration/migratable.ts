@@ -14,6 +14,8 @@ export interface DirtyPages extends Iterable<number> {
 export interface DirtyPageTracker {
   /** Guest page frame numbers dirtied since the last harvest (or since start), ascending. */
   harvest(): DirtyPages;
+  /** Pages written since the last harvest, without harvesting; undefined when the tracker cannot tell cheaply. */
+  peekCount?(): number | undefined;
   stop(): void;
 }
 

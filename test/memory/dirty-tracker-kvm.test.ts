@@ -38,6 +38,7 @@ for (const mode of ['auto', 'legacy'] as const) {
       g.mem.write(0x1c0005, Uint8Array.of(1, 2, 3));
       g.mem.writeU32(0x1d0ffe, 0xffffffff); // straddles two pages
       const expected = [0x110, 0x133, 0x1a0, 0x1a1, 0x1c0, 0x1d0, 0x1d1, page(TINY_RAM - 1)];
+      if (mode === 'auto' && tracker.mode === 'manual-protect') assert.equal(tracker.peekCount(), expected.length, 'peekCount sees the same pages');
       assert.deepEqual([...tracker.harvest()], expected);
       assert.equal(g.mem.readU32(0x133008), 0xabcd1234, 'the guest really ran phase 2');
       assert.deepEqual([...tracker.harvest()], [], 'nothing written since');

@@ -248,3 +248,28 @@ test('misuse is a DirtyTrackerError', () => {
   assert.throws(() => new DirtyTracker(kvm, { ...slot, size: 100 }, mem), DirtyTrackerError);
   assert.throws(() => new DirtyTracker(kvm, { ...slot, size: ram.length * 2 }, mem), DirtyTrackerError);
 });
+
+test('peekCount counts the pages of the running interval without harvesting them (manual protect only)', () => {
+  const ram = new Uint8Array(PAGES * PAGE_SIZE);
+  const mem = GuestMemory.fromBuffer(ram);
+  const kvm = new ModelKvm(ram);
+  const tracker = new DirtyTracker(kvm, { slot: 0, gpa: 0, size: ram.length, hostAddress: 0n, flags: 0 }, mem);
+  tracker.start();
+  assert.equal(tracker.peekCount(), 0);
+  kvm.guestWrite(4, 1);
+  kvm.guestWrite(70, 1);
+  mem.writeU32(4 * PAGE_SIZE, 7); // the guest wrote page 4 too: counted once
+  mem.writeU32(90 * PAGE_SIZE, 7);
+  assert.equal(tracker.peekCount(), 3);
+  assert.equal(tracker.peekCount(), 3, 'peeking changes nothing');
+  assert.deepEqual([...tracker.harvest()], [4, 70, 90], 'the harvest still reports every page');
+  assert.equal(tracker.peekCount(), 0);
+  kvm.guestWrite(5, 1);
+  assert.equal(tracker.peekCount(), 1);
+  tracker.stop();
+
+  const legacy = new DirtyTracker(new ModelKvm(ram), { slot: 0, gpa: 0, size: ram.length, hostAddress: 0n, flags: 0 }, mem);
+  legacy.start({ mode: 'legacy' });
+  assert.equal(legacy.peekCount(), undefined, 'legacy GET would clear the log: no peeking');
+  legacy.stop();
+});

@@ -16,6 +16,8 @@ import { PageBitmap } from '../src/memory/page-bitmap.js';
 import type { ExpectedMachine } from '../src/snapshot/snapshot-parser.js';
 import { StreamByteQueue } from '../src/snapshot/stream-byte-queue.js';
 import { CAPS, vcpuState, vmState } from '../test/snapshot/fixtures.js';
+import { createHash, createHmac } from 'node:crypto';
+import { crc32Continue } from '../src/snapshot/crc.js';
 
 const PAGE = 4096;
 const MiB = 1024 * 1024;
@@ -183,9 +185,31 @@ async function benchSplit(ram: Buffer, n: number): Promise<void> {
   console.log(`  ${String(n).padStart(6)} pages: encode ${rate(enc.p50)}; decode+verify ${rate(fresh)}, with reusePageBuffer ${rate(reused)}`);
 }
 
+/**
+ * Integrity and authentication costs per MiB (CRC32, SHA-256, HMAC-SHA256 over 4 MiB),
+ * and what -ft-key adds to an epoch: the frame tag is an HMAC over the header and the
+ * epoch's own SHA-256 (52 bytes), not over its bytes.
+ */
+function benchHashes(ram: Buffer): void {
+  const data = ram.subarray(0, 4 * MiB);
+  const perMiB = (f: () => void) => timeUs(f, 20).p50 / 4;
+  const crc = perMiB(() => crc32Continue(data, 0));
+  const sha = perMiB(() => createHash('sha256').update(data).digest());
+  const key = Buffer.alloc(32, 7);
+  const hmac = perMiB(() => createHmac('sha256', key).update(data).digest());
+  const tag = timeUs(() => createHmac('sha256', key).update(data.subarray(0, 20)).update(data.subarray(20, 52)).digest(), 2000).p50;
+  console.log(`per MiB (p50 of 20 × 4 MiB): CRC32 ${crc.toFixed(0)} µs, SHA-256 ${sha.toFixed(0)} µs, HMAC-SHA256 ${hmac.toFixed(0)} µs; one -ft-key frame tag (HMAC of 52 bytes) ${tag.toFixed(1)} µs`);
+  const content = epochOf(ram, 1000, Buffer.allocUnsafe(1000 * PAGE));
+  const plain = timeUs(() => encodeMessage({ type: 'epoch', content }, 1), 200).p50;
+  const tagged = timeUs(() => encodeMessage({ type: 'epoch', content }, 1, key), 200).p50;
+  console.log(`  encode a 1000-page epoch: ${plain.toFixed(0)} µs, with the -ft-key tag ${tagged.toFixed(0)} µs`);
+}
+
 async function main(): Promise<void> {
   if (!isMainThread) return backupWorker((workerData as { port: number }).port);
   const ram = makeRam();
+  benchHashes(ram);
+  if (process.env.BENCH_FT_WIRE_HASHES_ONLY) return;
   benchStage(ram);
   console.log('encode / decode alone (in memory, p50):');
   for (const n of [100, 1000, 10000]) await benchSplit(ram, n);

@@ -25,6 +25,8 @@ import { incomingFromFile, listenForMigration, type IncomingListener } from '../
 import { FtCancelledError, FtController } from '../ft/controller.js';
 import { registerFtCommands } from '../ft/monitor-commands.js';
 import { FtBackupDisks, FtOutputCommit } from '../ft/output/ft-output-commit.js';
+import { ftDisks } from '../ft/disk-sync/disks.js';
+import { openFtLease } from './ft-lease.js';
 
 export class InputFileError extends Error {
   override readonly name = 'InputFileError';
@@ -96,12 +98,27 @@ async function run(argv: string[]): Promise<void> {
   registerMigrationCommands();
   registerFtCommands();
   new MigrationController(machine, say);
+  // The disks as the initial disk copy of a fault-tolerance migration sees them, both roles.
+  const disks = ftDisks(devices.ft.diskIds, devices.ft.disks, devices.ft.images);
+  const outputs = new FtOutputCommit(devices.ft.nets, devices.ft.disks, (e) => say(`warning: fault tolerance: ${e.message}`));
   const ft = new FtController(machine, say, {
     machine,
-    outputs: new FtOutputCommit(devices.ft.nets, devices.ft.disks, (e) => say(`warning: fault tolerance: ${e.message}`)),
+    outputs,
     backupDisks: new FtBackupDisks(devices.ft.images, devices.ft.sharedDisks),
+    disks,
+    heartbeat: config.ft.heartbeat,
+    key: config.ft.key,
   });
   // Everything that can fail on user input is opened before the guest starts.
+  // The split-brain lease (-ft-lease, or next to a share-rw image): src/ft/lease.
+  let lease;
+  try {
+    lease = await openFtLease(config.ft.lease, resolved.devices, say);
+  } catch (e) {
+    await devices.close();
+    throw e;
+  }
+  if (lease) ft.useLease(lease, [outputs]);
   let monitors;
   try {
     monitors = await startMonitors(machine, config.monitors as MonitorSpec[], { notice: say });
@@ -127,6 +144,7 @@ async function run(argv: string[]): Promise<void> {
     say(`guest user space reached after ${ms.toFixed(0)} ms (VMM RSS beyond guest RAM ${mib(machine.vmmOverheadBytes())} MiB; JS heap ${mib(m.heapUsed)} MiB)`);
   });
   machine.on('exit', (code: number) => {
+    lease?.stop();
     // Let monitors flush the SHUTDOWN event and remove their sockets before the process ends.
     void Promise.allSettled([serial?.close(), monitors.close(), devices.close()]).finally(() => {
       if (config.pidfile) rmSync(config.pidfile, { force: true });
@@ -147,10 +165,11 @@ async function run(argv: string[]): Promise<void> {
     } else if (incoming?.kind === 'tcp') {
       machine.awaitIncoming();
       listener = await listenForMigration(machine, {
-        host: incoming.host, port: incoming.port, notice: say,
+        host: incoming.host, port: incoming.port, notice: say, key: config.ft.key,
         ft: incoming.ftMode ? {
           runBackup: (...a) => ft.runBackup(...a),
           isCancel: (e) => e instanceof FtCancelledError,
+          disks,
           onCancelled: (reason) => {
             say(`${reason}: this backup exits`);
             void machine.quit();

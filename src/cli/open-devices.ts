@@ -25,7 +25,7 @@ export interface OpenedDevices {
    * output gate, every disk behind a recording (own image copy) or holding (share-rw
    * image) gate. Gates pass everything straight through until protection starts.
    */
-  ft: { nets: GatedNetBackend[]; disks: FtDiskGate[]; images: BlockBackend[]; sharedDisks: boolean };
+  ft: { nets: GatedNetBackend[]; disks: FtDiskGate[]; images: BlockBackend[]; diskIds: string[]; sharedDisks: boolean };
   close(): Promise<void>;
 }
 
@@ -33,7 +33,7 @@ export async function openDevices(specs: readonly DeviceSpec[], warn: (message: 
   let nicIndex = 0;
   const factories: VirtioDeviceFactory[] = [];
   const closers: (() => Promise<void>)[] = [];
-  const ft: OpenedDevices['ft'] = { nets: [], disks: [], images: [], sharedDisks: false };
+  const ft: OpenedDevices['ft'] = { nets: [], disks: [], images: [], diskIds: [], sharedDisks: false };
   const close = async () => {
     await Promise.allSettled(closers.map((c) => c()));
   };
@@ -51,6 +51,7 @@ export async function openDevices(specs: readonly DeviceSpec[], warn: (message: 
           const gate = spec.shareRw ? new HoldingBlockBackend(image) : new ReplicatingBlockBackend(image);
           ft.disks.push(gate);
           ft.images.push(image);
+          ft.diskIds.push(spec.id);
           if (spec.shareRw) ft.sharedDisks = true;
           factories.push({ name: `virtio-blk ${spec.id}`, create: () => new VirtioBlk({ backend: gate, serial: spec.serial ?? spec.id }) });
           break;

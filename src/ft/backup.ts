@@ -14,16 +14,20 @@ import type { RestoreTarget } from '../snapshot/restore.js';
 import type { DeviceDescription } from '../snapshot/machine-description.js';
 import type { DiskDiscard, DiskWrite, EpochContent } from './epoch.js';
 import type { FtStats } from './status.js';
-import { applyPages } from './wire/index.js';
+import { applyPages, type VerifyRequest, type VerifyResult } from './wire/index.js';
+import { verifyBackupState } from './verify/backup-verifier.js';
 
 export type BackupMessage =
   | { type: 'epoch'; epoch: EpochContent }
-  | { type: 'cancel'; reason: string };
+  | { type: 'cancel'; reason: string }
+  | { type: 'verify'; request: VerifyRequest };
 
 export interface BackupChannel {
   /** The next whole, verified message; rejects when the connection ends or breaks. */
   next(): Promise<BackupMessage>;
   sendAck(epoch: number): void;
+  /** FT verify mode: the outcome of a VERIFY (optional: channels without verify support). */
+  sendVerifyResult?(result: VerifyResult): void;
   close(): void;
 }
 
@@ -45,6 +49,7 @@ export type BackupOutcome = { kind: 'failover'; why: string } | { kind: 'cancell
 
 export class FtBackup extends EventEmitter {
   private committed = 0;
+  private released = 0;
   private takeOverNow?: (why: string) => void;
   /** Shared disks: writes of epochs the primary has not confirmed released, oldest first. */
   private unreleased: { epoch: number; writes: DiskWrite[]; discards: DiskDiscard[] }[] = [];
@@ -84,8 +89,32 @@ export class FtBackup extends EventEmitter {
         this.channel.close();
         return { kind: 'cancelled', reason: message.reason };
       }
+      if (message.type === 'verify') {
+        await this.verify(message.request);
+        continue;
+      }
       await this.commit(message.epoch);
     }
+  }
+
+  /**
+   * FT verify mode: the VERIFY follows its epoch, so RAM and the held device states are
+   * that epoch's. Compares, reports to the primary, and lets the controller count it
+   * ('verified' event).
+   */
+  private async verify(request: VerifyRequest): Promise<void> {
+    const result = await verifyBackupState(request, this.target.memory, this.state.devices, this.stats.verify);
+    this.channel.sendVerifyResult?.(result);
+    this.emit('verified', result);
+  }
+
+  /**
+   * The newest released epoch a committed EPOCH carried: the primary released that
+   * epoch's output after this backup acknowledged it, so it was still protecting with
+   * this backup then (the split-brain guard's proof that the pairing's token is current).
+   */
+  get primaryReleased(): number {
+    return this.released;
   }
 
   /** cuju-failover: stop waiting for the primary and take over with the last committed epoch. */
@@ -106,6 +135,7 @@ export class FtBackup extends EventEmitter {
       await this.disks.apply(writes, discards);
     }
     this.committed = e.epoch;
+    this.released = Math.max(this.released, e.releasedEpoch);
     this.channel.sendAck(e.epoch);
     this.stats.state = 'protected';
     this.stats.epoch = e.epoch;

@@ -13,8 +13,11 @@ import { captureVcpuState } from '../kvm/state/vcpu-state.js';
 import { captureVmState } from '../kvm/state/vm-state.js';
 import type { DirtyPageTracker } from '../migration/migratable.js';
 import type { DiskOp, EpochContent, FtPrimaryMachine, OutputCommit } from './epoch.js';
+import { EpochClock } from './epoch-clock.js';
+import { StagingPool } from './staging-pool.js';
 import type { FtStats } from './status.js';
-import { stagePages } from './wire/index.js';
+import { stagePages, type VerifyRequest, type VerifyResult } from './wire/index.js';
+import type { PrimaryVerifier, VerifyCapture } from './verify/primary-verifier.js';
 
 /** Unacknowledged epochs allowed before the next boundary waits (the guest runs on meanwhile). */
 export const MAX_IN_FLIGHT = 4;
@@ -28,13 +31,20 @@ export interface PrimaryChannel {
    */
   sendCancel(reason: string): Promise<void>;
   onAck(listener: (epoch: number) => void): void;
+  /** FT verify mode (optional: channels without verify support): queued in order like epochs. */
+  sendVerify?(request: VerifyRequest): Promise<void>;
+  onVerifyResult?(listener: (result: VerifyResult) => void): void;
   /** The connection ended or broke (after close() too). */
   onClose(listener: (why: string) => void): void;
   close(): void;
 }
 
 export class FtPrimary extends EventEmitter {
-  private timer?: NodeJS.Timeout;
+  private readonly clock: EpochClock;
+  /** One staging buffer per epoch in flight plus the one being filled. */
+  private readonly staging = new StagingPool(MAX_IN_FLIGHT + 1);
+  /** The pool buffer each epoch's pageData is a view of. */
+  private readonly stagedIn = new WeakMap<EpochContent, Buffer>();
   private epoch = 0;
   private acked = 0;
   private released = 0;
@@ -43,6 +53,12 @@ export class FtPrimary extends EventEmitter {
   private cancelling = false;
   private sending: Promise<void> = Promise.resolve();
   private boundaryRunning = false;
+  /** FT verify mode: set by the controller when verification is configured. */
+  verifier?: PrimaryVerifier;
+  /** What the log says happens to held output when protection ends (a split-brain lease delays it until won). */
+  heldOutputNote = 'its held output was released';
+  /** The RAM snapshot of an epoch being verified (taken in its pause). */
+  private readonly verifyCaptures = new WeakMap<EpochContent, VerifyCapture>();
 
   constructor(
     private readonly machine: FtPrimaryMachine,
@@ -53,7 +69,16 @@ export class FtPrimary extends EventEmitter {
     private readonly log: (line: string) => void,
   ) {
     super();
+    this.clock = new EpochClock({
+      epochUs: () => this.stats.epochUs,
+      watermarkPages: () => this.stats.watermarkPages,
+      peekDirty: () => tracker.peekCount?.(),
+      onDue: (early) => void this.boundary(early),
+    });
     channel.onAck((n) => this.onAck(n));
+    channel.onVerifyResult?.((r) => {
+      if (!this.stopped && this.verifier && !this.verifier.result(r)) this.end('unprotected', `the backup reported verifying epoch ${r.epoch}, which was never sent for verification`);
+    });
     channel.onClose((why) => this.end('unprotected', `backup lost: ${why}`));
   }
 
@@ -78,10 +103,10 @@ export class FtPrimary extends EventEmitter {
 
   private schedule(): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.boundary(), Math.max(1, Math.round(this.stats.epochUs / 1000)));
+    this.clock.arm();
   }
 
-  private async boundary(): Promise<void> {
+  private async boundary(early = false): Promise<void> {
     if (this.stopped || this.cancelling || this.boundaryRunning) return;
     this.boundaryRunning = true;
     try {
@@ -98,9 +123,19 @@ export class FtPrimary extends EventEmitter {
         return;
       }
       // A cancel that began meanwhile already took its place in the send queue: nothing may follow CANCEL.
-      if (!content || this.cancelling) return;
+      if (!content || this.cancelling) {
+        if (content) this.giveBack(content);
+        return;
+      }
+      if (early) this.stats.earlyEpochs++;
       this.stats.totalBytes += content.pageData.length;
-      this.sending = this.sending.then(() => this.channel.sendEpoch(content)).catch((e: Error) => this.end('unprotected', `backup lost: ${e.message}`));
+      this.sending = this.sending
+        .then(() => this.channel.sendEpoch(content))
+        // Handed to the kernel (or failed): nothing reads the staged pages any more.
+        .then(() => this.giveBack(content), (e: Error) => this.end('unprotected', `backup lost: ${e.message}`));
+      const capture = this.verifyCaptures.get(content);
+      // Directly after its EPOCH, before the next one: the backup hashes exactly this epoch's state.
+      if (capture) this.sending = this.sending.then(() => this.sendVerify(capture));
     } finally {
       this.boundaryRunning = false;
       this.schedule();
@@ -121,7 +156,8 @@ export class FtPrimary extends EventEmitter {
     let content: EpochContent;
     try {
       const dirty = this.tracker.harvest();
-      const { pageNumbers, pageData } = stagePages(this.machine.memory, dirty);
+      const buffer = this.staging.take(dirty.count() * 4096);
+      const { pageNumbers, pageData } = stagePages(this.machine.memory, dirty, buffer);
       const vcpus = src.vcpuFds.map((fd) => captureVcpuState(fd, src.support));
       const vm = captureVmState(src.vm, src.support.capabilities);
       const devices = src.machine.devices.map((d, i) => src.deviceState(i, d));
@@ -134,6 +170,9 @@ export class FtPrimary extends EventEmitter {
         ...disk.writes.map((w) => ({ kind: 'write' as const, ...w })),
       ];
       content = { epoch: this.epoch, pageNumbers, pageData, vcpus, vm, devices, diskOps, releasedEpoch: this.released };
+      this.stagedIn.set(content, buffer);
+      const capture = this.verifier?.captureIfDue(this.epoch, this.machine.memory, devices);
+      if (capture) this.verifyCaptures.set(content, capture);
     } finally {
       this.machine.resumeAfterEpoch();
     }
@@ -146,6 +185,23 @@ export class FtPrimary extends EventEmitter {
     this.stats.epochsInFlight = this.epoch - this.acked;
     this.updateHeld();
     return content;
+  }
+
+  /** Off the pause: hashes the snapshot (the guest runs meanwhile) and sends the VERIFY. */
+  private async sendVerify(capture: VerifyCapture): Promise<void> {
+    if (this.stopped || !this.verifier || !this.channel.sendVerify) return;
+    try {
+      const request = await this.verifier.request(capture);
+      if (!this.stopped) await this.channel.sendVerify(request);
+    } catch (e) {
+      this.end('unprotected', `backup lost: ${(e as Error).message}`);
+    }
+  }
+
+  private giveBack(content: EpochContent): void {
+    const buffer = this.stagedIn.get(content);
+    if (buffer) this.staging.give(buffer);
+    this.stagedIn.delete(content);
   }
 
   private onAck(n: number): void {
@@ -174,7 +230,7 @@ export class FtPrimary extends EventEmitter {
   async cancel(reason = 'protection cancelled on the primary'): Promise<void> {
     if (this.stopped || this.cancelling) return;
     this.cancelling = true;
-    clearTimeout(this.timer);
+    this.clock.cancel();
     await this.sending;
     await this.channel.sendCancel(reason).catch(() => {});
     this.end('off', reason);
@@ -183,13 +239,13 @@ export class FtPrimary extends EventEmitter {
   private end(state: 'off' | 'unprotected', reason: string): void {
     if (this.stopped) return;
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.clock.cancel();
     this.tracker.stop();
     this.channel.close();
     void Promise.resolve(this.output.releaseAll()).then(() => this.updateHeld());
     this.stats.state = state;
     this.stats.reason = reason;
-    this.log(state === 'off' ? `fault tolerance off: ${reason}` : `${reason}; the VM runs on unprotected and its held output was released`);
+    this.log(state === 'off' ? `fault tolerance off: ${reason}` : `${reason}; the VM runs on unprotected and ${this.heldOutputNote}`);
     this.emit('ended', { state, reason });
   }
 }

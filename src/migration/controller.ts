@@ -9,7 +9,7 @@ import type { MigratableMachine } from './migratable.js';
 import { OutgoingMigration } from './outgoing.js';
 import { emptyStats, isFinished, type MigrationStats } from './status.js';
 import { parseMigrateUri } from './uri.js';
-import { ftOf } from '../ft/controller.js';
+import { ftKeyOf, ftOf } from '../ft/controller.js';
 
 /** Capabilities this cuju knows; `x-verify` is the verify mode of docs/PROTOCOL.md. */
 /** `x-verify`: verify mode (docs/PROTOCOL.md); `cuju-ft`: `migrate` starts fault tolerance instead of moving the VM. */
@@ -76,11 +76,16 @@ export class MigrationController {
     if (this.active) throw new MonitorCommandError('There\'s a migration process in progress');
     const state = this.machine.runState();
     if (state !== 'running' && state !== 'paused') throw new MonitorCommandError(`the VM cannot be migrated while it is ${state}`);
+    // Fault tolerance: disk writes are recorded from here on, before the disk copy reads.
+    const diskCopy = ft ? ftOf(this.machine).prepareSync({ verify: this.capabilities['x-verify'] }) : undefined;
     const m = new OutgoingMigration(this.machine, target, {
       verify: this.capabilities['x-verify'],
       downtimeLimitMs: this.parameters.downtimeLimitMs,
       maxBandwidth: this.parameters.maxBandwidth,
       ft,
+      diskCopy,
+      // -ft-key authenticates every migration from this VMM, not only fault-tolerance ones.
+      key: ftKeyOf(this.machine),
     });
     this.current = m;
     this.lastPassReported = 0;
@@ -101,11 +106,10 @@ export class MigrationController {
     // A reset rebuilds the board, and with it guest RAM and the dirty log: start over.
     const onReset = () => m.cancel();
     this.machine.once('RESET', onReset);
-    if (ft) ftOf(this.machine).prepareSync();
     return m.run().then(async () => {
       this.machine.off('RESET', onReset);
       // Fault tolerance: the initial copy is done and the VM waits at the sync point.
-      if (m.handoff) await ftOf(this.machine).startPrimary(m.handoff);
+      if (m.handoff) await ftOf(this.machine).startPrimary(m.handoff, { verify: this.capabilities['x-verify'] });
       else if (ft) ftOf(this.machine).syncFailed();
       return m.stats;
     });

@@ -10,7 +10,12 @@ import { restoreFromStream } from '../snapshot/stream-restore.js';
 import { MigrationProtocolError } from './errors.js';
 import { LineChannel } from './line-channel.js';
 import { hashDeviceStates, hashRam } from './verify.js';
+import { COMMAND_REFUSED, commandMacMatches, MigrationAuthError, StreamMacReader } from './auth.js';
+import { authenticateSource } from './auth-handshake.js';
 import { decodeHello, encodeLine, HELLO_SIZE, parseCommand } from './wire.js';
+import { receiveDiskCopy } from '../ft/disk-sync/receiver.js';
+import { socketExactReader } from '../ft/disk-sync/socket-reader.js';
+import type { FtDisk } from '../ft/disk-sync/disks.js';
 import type { GuestMemory } from '../memory/guest-memory.js';
 import type { RestoreTarget } from '../snapshot/restore.js';
 import type { DeviceDescription } from '../snapshot/machine-description.js';
@@ -38,7 +43,7 @@ export async function incomingFromFile(machine: IncomingMachine, path: string, p
 const HELLO_TIMEOUT_MS = 10_000;
 
 /** Exactly `n` bytes from a socket, leaving the rest unread in it. */
-function readExact(socket: Socket, n: number, timeoutMs: number): Promise<Buffer> {
+function readExact(socket: Socket, n: number, timeoutMs: number, what = 'hello'): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const done = (e?: Error, b?: Buffer) => {
       clearTimeout(timer);
@@ -46,7 +51,7 @@ function readExact(socket: Socket, n: number, timeoutMs: number): Promise<Buffer
       if (e) reject(e);
       else resolve(b!);
     };
-    const onEnd = () => done(new MigrationProtocolError('the source closed the connection before its hello'));
+    const onEnd = () => done(new MigrationProtocolError(`the source closed the connection before its ${what}`));
     const tryRead = () => {
       const b = socket.read(n) as Buffer | null;
       // Once the stream has ended, read() hands over what is left, however short.
@@ -54,17 +59,23 @@ function readExact(socket: Socket, n: number, timeoutMs: number): Promise<Buffer
       if (b.length < n) onEnd();
       else done(undefined, b);
     };
-    const timer = setTimeout(() => done(new MigrationProtocolError('the source sent no hello')), timeoutMs);
+    const timer = setTimeout(() => done(new MigrationProtocolError(`the source sent no ${what}`)), timeoutMs);
     socket.on('readable', tryRead).once('end', onEnd).once('error', done);
     tryRead();
   });
 }
 
 export interface IncomingFt {
-  runBackup(socket: Socket, rest: Uint8Array, target: RestoreTarget, expected: ExpectedMachine, initial: SnapshotContents, peer: string): Promise<void>;
+  /** `sessionKey`: from the -ft-key handshake; the FT channel's frames are tagged with it. */
+  runBackup(socket: Socket, rest: Uint8Array, target: RestoreTarget, expected: ExpectedMachine, initial: SnapshotContents, peer: string, sessionKey?: Uint8Array): Promise<void>;
   /** The primary stopped protecting: the backup's work is over. */
   onCancelled(reason: string): void;
   isCancel(e: Error): boolean;
+  /**
+   * This backup's disks, in block-device order: the primary's initial disk copy
+   * (src/ft/disk-sync) writes the replicated ones. Absent: no disks.
+   */
+  disks?: readonly FtDisk[];
 }
 
 export interface IncomingTcpOptions {
@@ -78,6 +89,8 @@ export interface IncomingTcpOptions {
   idleTimeoutMs?: number;
   /** `,ft_mode`: this VMM is a Cuju backup (src/ft). */
   ft?: IncomingFt;
+  /** -ft-key's shared key: every source must prove it (auth.ts) before any state is taken. */
+  key?: Buffer;
 }
 
 export const IDLE_TIMEOUT_MS = 60_000;
@@ -110,7 +123,7 @@ export async function listenForMigration(machine: IncomingMachine, opts: Incomin
         return;
       }
       busy = true;
-      void receive(machine, socket, opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS, opts.ft).then(
+      void receive(machine, socket, opts.idleTimeoutMs ?? IDLE_TIMEOUT_MS, opts.ft, opts.key).then(
         () => {
           closeServer(server);
           opts.notice('incoming migration completed: the VM runs here now');
@@ -135,7 +148,7 @@ function closeServer(server: Server): void {
   server.close();
 }
 
-async function receive(machine: IncomingMachine, socket: Socket, idleTimeoutMs: number, ft?: IncomingFt): Promise<void> {
+async function receive(machine: IncomingMachine, socket: Socket, idleTimeoutMs: number, ft?: IncomingFt, key?: Buffer): Promise<void> {
   socket.setNoDelay(true);
   socket.setTimeout(idleTimeoutMs, () => socket.destroy(new MigrationProtocolError(`nothing heard from the source for ${idleTimeoutMs / 1000} s: giving up on this attempt`)));
   // A connection error reaches us through the read that is waiting (or no one cares any
@@ -143,15 +156,22 @@ async function receive(machine: IncomingMachine, socket: Socket, idleTimeoutMs: 
   socket.on('error', () => {});
   let channel: LineChannel | undefined;
   try {
-    const hello = decodeHello(await readExact(socket, HELLO_SIZE, HELLO_TIMEOUT_MS));
+    const helloBytes = await readExact(socket, HELLO_SIZE, HELLO_TIMEOUT_MS);
+    const hello = decodeHello(helloBytes);
+    // -ft-key: the source proves the key (and we ours) before anything else is read.
+    const session = await authenticateSource(socket, hello, helloBytes, key, (n, what) => readExact(socket, n, HELLO_TIMEOUT_MS, what));
     if (hello.ft && !ft) throw new MigrationProtocolError('this destination is not a fault-tolerance backup: start it with -incoming tcp:0:PORT,ft_mode');
+    // The primary's replicated disks, copied into ours before the RAM (src/ft/disk-sync).
+    if (hello.diskCopy) await receiveDiskCopy(socketExactReader(socket), ft?.disks ?? []);
     let tookOver = false;
     await machine.startFromState(async (target, expected) => {
       // Devices are restored only on 'go': a restored NIC starts receiving from its tap,
       // which would change guest RAM before the verify hash and before the VM is ours.
       const deferred: { ordinal: number; device: DeviceDescription; state: unknown }[] = [];
       const holding: RestoreTarget = { ...target, restoreDevice: (ordinal, device, state) => { deferred.push({ ordinal, device, state }); } };
-      const result = await restoreFromStream(socket, expected, holding, { trailing: 'allow' });
+      const macReader = session ? new StreamMacReader(socket, session) : undefined;
+      const result = await restoreFromStream(macReader?.chunks() ?? socket, expected, holding, { trailing: 'allow' });
+      const streamMac = macReader?.finish(result.rest);
       channel = new LineChannel(socket, result.rest);
       channel.send(encodeLine(hello.verify
         ? { type: 'loaded', ramHash: hashRam(machine.memory), deviceHash: hashDeviceStates(deferred.map((d) => d.state)) }
@@ -159,13 +179,15 @@ async function receive(machine: IncomingMachine, socket: Socket, idleTimeoutMs: 
       // After 'ft' the binary FT channel follows at once: leave its bytes alone.
       if (hello.ft) channel.expectHandOver();
       const command = parseCommand(await channel.next());
+      // Nothing the source says is acted on unless it proves the stream and the command are its own.
+      if (session && !commandMacMatches(session, command, streamMac!)) throw new MigrationAuthError(COMMAND_REFUSED);
       if (command.type === 'abort') throw new MigrationProtocolError(`the source aborted the migration: ${command.reason}`);
       if (command.type === 'ft') {
         if (!ft || !hello.ft) throw new MigrationProtocolError('the source switched to fault tolerance without announcing it');
         // Protected: the primary may be idle for long (a paused VM sends no epochs).
         socket.setTimeout(0);
         tookOver = true;
-        await ft.runBackup(socket, channel.detach(), target, expected, result, `${socket.remoteAddress}:${socket.remotePort}`);
+        await ft.runBackup(socket, channel.detach(), target, expected, result, `${socket.remoteAddress}:${socket.remotePort}`, session);
         return;
       }
       for (const d of deferred) target.restoreDevice(d.ordinal, d.device, d.state);

@@ -3,6 +3,7 @@
  * qapi/migration.json). Registered once per process, before the monitors start.
  */
 import { MonitorCommandError, registerHmpCommand, registerHmpInfoCommand, registerQmpCommand, registerQmpEvent } from '../monitor/index.js';
+import { ftOf } from '../ft/controller.js';
 import { CAPABILITIES, migrationOf, progressLine, summary, type MigrationParameters } from './controller.js';
 import { formatInfoMigrate, toQmpMigrationInfo } from './status.js';
 
@@ -21,6 +22,11 @@ export function parseHmpBandwidth(text: string): number {
   return Math.round(Number(m[1]) * unit);
 }
 
+function parseFtVerifyEvery(value: string): number {
+  if (!/^\d+$/.test(value)) throw new MonitorCommandError(`Parameter 'x-ft-verify-every' expects a number of epochs, 0 for off (got '${value}')`);
+  return Number(value);
+}
+
 function hmpParameter(name: string, value: string): Partial<MigrationParameters> {
   switch (name) {
     case 'downtime-limit': {
@@ -30,7 +36,7 @@ function hmpParameter(name: string, value: string): Partial<MigrationParameters>
     case 'max-bandwidth':
       return { maxBandwidth: parseHmpBandwidth(value) };
     default:
-      throw new MonitorCommandError(`Parameter '${name}' is not a migration parameter this cuju supports (downtime-limit, max-bandwidth)`);
+      throw new MonitorCommandError(`Parameter '${name}' is not a migration parameter this cuju supports (downtime-limit, max-bandwidth, x-ft-verify-every)`);
   }
 }
 
@@ -76,8 +82,12 @@ export function registerMigrationCommands(): void {
     name: 'migrate_set_parameter',
     args: 'parameter:s,value:s',
     params: 'parameter value',
-    help: 'set a migration parameter (downtime-limit ms, max-bandwidth size/s)',
-    handler: (ctx, args) => migrationOf(ctx.vm).setParameters(hmpParameter(args.string('parameter'), args.string('value'))),
+    help: 'set a migration parameter (downtime-limit ms, max-bandwidth size/s, x-ft-verify-every epochs)',
+    handler: (ctx, args) => {
+      // Fault tolerance's verify period lives with the VM's FT side (src/ft/verify).
+      if (args.string('parameter') === 'x-ft-verify-every') return ftOf(ctx.vm).setVerifyEvery(parseFtVerifyEvery(args.string('value')));
+      return migrationOf(ctx.vm).setParameters(hmpParameter(args.string('parameter'), args.string('value')));
+    },
   });
   registerHmpInfoCommand({
     name: 'migrate',
@@ -128,11 +138,14 @@ export function registerMigrationCommands(): void {
   });
   registerQmpCommand({
     name: 'migrate-set-parameters',
-    args: { '*downtime-limit': 'int', '*max-bandwidth': 'int' },
-    handler: (ctx, args) => migrationOf(ctx.vm).setParameters({
-      downtimeLimitMs: args['downtime-limit'] as number | undefined,
-      maxBandwidth: args['max-bandwidth'] as number | undefined,
-    }),
+    args: { '*downtime-limit': 'int', '*max-bandwidth': 'int', '*x-ft-verify-every': 'int' },
+    handler: (ctx, args) => {
+      migrationOf(ctx.vm).setParameters({
+        downtimeLimitMs: args['downtime-limit'] as number | undefined,
+        maxBandwidth: args['max-bandwidth'] as number | undefined,
+      });
+      if (args['x-ft-verify-every'] !== undefined) ftOf(ctx.vm).setVerifyEvery(args['x-ft-verify-every'] as number);
+    },
   });
   registerQmpCommand({
     name: 'query-migrate-parameters',

@@ -19,10 +19,13 @@ import { MigrationCancelledError, MigrationProtocolError } from './errors.js';
 import { LineChannel } from './line-channel.js';
 import type { DirtyPageTracker, MigratableMachine } from './migratable.js';
 import { RateLimitedWritable } from './rate-limit.js';
-import { emptyStats, type MigrationStats, type MigrationStatus } from './status.js';
+import { emptyDiskCopyStats, emptyStats, type MigrationStats, type MigrationStatus } from './status.js';
+import type { DiskCopySource } from '../ft/disk-sync/sender.js';
 import type { MigrateTarget } from './uri.js';
 import { hashDeviceStates, hashRam } from './verify.js';
-import { encodeHello, encodeLine, parseReply } from './wire.js';
+import { commandMac, StreamMacWriter } from './auth.js';
+import { authenticateDestination } from './auth-handshake.js';
+import { encodeHello, encodeLine, parseReply, type SourceCommand } from './wire.js';
 
 const PAGE = 4096;
 /** Passes after the first before the switch-over is forced (a guest dirtying faster than the link never converges). */
@@ -47,6 +50,13 @@ export interface OutgoingOptions {
    * backup and this VM runs on; run() then leaves `handoff` for the FT engine.
    */
   ft?: boolean;
+  /**
+   * With ft: copies the replicated disks to the backup's images between the hello and
+   * the RAM (src/ft/disk-sync; FtController.prepareSync() hands it out).
+   */
+  diskCopy?: DiskCopySource;
+  /** -ft-key's shared key: authenticate the destination and the stream (auth.ts). */
+  key?: Buffer;
 }
 
 /** What the FT engine takes over once a fault-tolerance migration's initial copy is done. */
@@ -57,6 +67,8 @@ export interface FtHandoff {
   /** Still tracking: epoch 1 is what is written from the sync point on. */
   tracker: DirtyPageTracker;
   peer: string;
+  /** -ft-key: the session key of the handshake; the FT channel's frames are tagged with it. */
+  sessionKey?: Buffer;
 }
 
 export class OutgoingMigration extends EventEmitter {
@@ -69,6 +81,9 @@ export class OutgoingMigration extends EventEmitter {
   private finishedSwitchOver = false;
   /** Set when a fault-tolerance migration's initial copy is done (opts.ft). */
   handoff?: FtHandoff;
+  /** -ft-key: the session key, and the MAC of the snapshot stream once it is sent. */
+  private session?: Buffer;
+  private streamMac?: Buffer;
 
   constructor(private readonly machine: MigratableMachine, private readonly target: MigrateTarget, private readonly opts: OutgoingOptions) {
     super();
@@ -155,7 +170,15 @@ export class OutgoingMigration extends EventEmitter {
     // early when the destination refuses the stream (other RAM size...).
     let firstLine: string | undefined;
     let streamSent = false;
-    socket.write(encodeHello({ verify: this.opts.verify, ft: this.opts.ft }));
+    const diskCopy = this.opts.ft ? this.opts.diskCopy : undefined;
+    const hello = encodeHello({ verify: this.opts.verify, ft: this.opts.ft, diskCopy: diskCopy !== undefined, auth: this.opts.key !== undefined });
+    socket.write(hello);
+    // -ft-key: both sides prove the key before anything of the VM leaves this host.
+    if (this.opts.key) {
+      this.session = await authenticateDestination(socket, hello, this.opts.key,
+        () => withTimeout(replies.next(), CONNECT_TIMEOUT_MS, `the destination did not answer the -ft-key handshake within ${CONNECT_TIMEOUT_MS / 1000} s`));
+      this.checkCancelled();
+    }
     const limiter = new RateLimitedWritable(socket, this.opts.maxBandwidth);
     this.limiter = limiter;
     const first = replies.next().then((l) => {
@@ -167,7 +190,8 @@ export class OutgoingMigration extends EventEmitter {
     });
     first.catch(() => {});
     const mem = this.machine.memory;
-    const writer = new SnapshotWriter(limiter, this.machine.description());
+    const macWriter = this.session ? new StreamMacWriter(limiter, this.session) : undefined;
+    const writer = new SnapshotWriter(macWriter ?? limiter, this.machine.description());
     const failWith = async <T>(p: Promise<T>): Promise<T> => {
       try {
         return await p;
@@ -187,6 +211,8 @@ export class OutgoingMigration extends EventEmitter {
     try {
       this.stats.setupTimeMs = performance.now() - this.started;
       this.setStatus('active');
+      if (diskCopy) await failWith(diskCopy.send(limiter, (this.stats.disk = emptyDiskCopyStats()), this.abort.signal));
+      this.checkCancelled();
       let passStart = performance.now();
       let passBytes = writer.bytesWritten;
       await failWith(writer.writeRam(mem, 0));
@@ -231,6 +257,8 @@ export class OutgoingMigration extends EventEmitter {
       const reply = parseReply(await failWith(withTimeout(first, loadedWithin, `the destination did not confirm it loaded the VM within ${loadedWithin / 1000} s`)));
       if (reply.type === 'error') throw new MigrationProtocolError(`the destination could not load the VM: ${reply.message}`);
       if (reply.type !== 'loaded') throw new MigrationProtocolError('the destination replied out of turn');
+      // The destination has read the whole stream, so every byte went through the MAC.
+      this.streamMac = macWriter?.digest();
       if (this.opts.verify) this.verify(ours!, reply);
       // 'go' is the point of no return. Up to here a cancel, or a connection that is
       // already gone (so 'go' can't have left), still means the VM runs on here.
@@ -238,14 +266,14 @@ export class OutgoingMigration extends EventEmitter {
       if (!socket.writable) throw new MigrationProtocolError('the connection to the destination broke before the switch-over');
       if (this.opts.ft && tracker) {
         // The destination stays paused as the backup; the VM will run on here, protected.
-        replies.send(encodeLine({ type: 'ft' }));
-        this.handoff = { socket, rest: replies.detach(), tracker, peer: `${host}:${port}` };
+        replies.send(encodeLine(this.signed({ type: 'ft' })));
+        this.handoff = { socket, rest: replies.detach(), tracker, peer: `${host}:${port}`, sessionKey: this.session };
         tracker = undefined;
         this.socket = undefined;
         this.stats.downtimeMs = performance.now() - stoppedAt;
         return;
       }
-      replies.send(encodeLine({ type: 'go' }));
+      replies.send(encodeLine(this.signed({ type: 'go' })));
       // From here the destination may be running the VM: never resume it here as well.
       this.finishedSwitchOver = true;
       const started = await replies.next().then(parseReply, (e: Error) => e);
@@ -275,8 +303,14 @@ export class OutgoingMigration extends EventEmitter {
     }
   }
 
+  /** With -ft-key, a command carries the MAC that binds it to the stream (auth.ts). */
+  private signed(command: SourceCommand): SourceCommand {
+    if (!this.session || !this.streamMac) return command;
+    return { ...command, mac: commandMac(this.session, command, this.streamMac) };
+  }
+
   private socketSendAbort(reason: string): void {
-    this.socket?.write(encodeLine({ type: 'abort', reason }));
+    this.socket?.write(encodeLine(this.signed({ type: 'abort', reason: reason.slice(0, 1000) })));
   }
 
   private async writeMachineState(writer: SnapshotWriter, src: SnapshotSource): Promise<void> {

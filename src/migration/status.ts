@@ -34,6 +34,24 @@ export interface MigrationStats {
   error?: string;
   /** Verify mode's verdict at the switch-over, when it ran. */
   verify?: 'match' | 'mismatch';
+  /** The initial copy of replicated disks (fault-tolerance migrations with disks only). */
+  disk?: DiskCopyStats;
+}
+
+/** Progress of a fault-tolerance migration's disk copy (src/ft/disk-sync). */
+export interface DiskCopyStats {
+  /** Bytes of all replicated disks. */
+  totalBytes: number;
+  /** Bytes read so far. */
+  scannedBytes: number;
+  /** Data bytes sent (all-zero ranges are not sent). */
+  transferredBytes: number;
+  /** Bytes sent as zero ranges (holes). */
+  zeroBytes: number;
+}
+
+export function emptyDiskCopyStats(): DiskCopyStats {
+  return { totalBytes: 0, scannedBytes: 0, transferredBytes: 0, zeroBytes: 0 };
 }
 
 export function emptyStats(status: MigrationStatus = 'none', totalRamBytes = 0): MigrationStats {
@@ -64,6 +82,8 @@ export function toQmpMigrationInfo(s: MigrationStats): Record<string, unknown> {
     'page-size': 4096,
     'pages-per-second': Math.round(s.pagesPerSecond),
   };
+  // QEMU reports block migration as 'disk' with the same MigrationStats shape.
+  if (s.disk) info.disk = { transferred: s.disk.transferredBytes, remaining: s.disk.totalBytes - s.disk.scannedBytes, total: s.disk.totalBytes, duplicate: s.disk.zeroBytes };
   if (s.error !== undefined) info['error-desc'] = s.error;
   if (s.verify !== undefined) info['x-verify'] = s.verify;
   return info;
@@ -90,6 +110,10 @@ export function formatInfoMigrate(s: MigrationStats, capabilities: Record<string
   out += `page size: 4 kbytes\n`;
   out += `dirty pages rate: ${Math.round(s.dirtyPagesRate)} pages\n`;
   out += `pages-per-second: ${Math.round(s.pagesPerSecond)}\n`;
+  if (s.disk) {
+    const mib = (b: number) => (b / 1048576).toFixed(1);
+    out += `disk: transferred ${mib(s.disk.transferredBytes)} MiB of ${mib(s.disk.totalBytes)} MiB (${mib(s.disk.scannedBytes)} MiB read, ${mib(s.disk.zeroBytes)} MiB of zeros skipped)\n`;
+  }
   if (s.verify) out += `verify: ${s.verify}\n`;
   return out;
 }

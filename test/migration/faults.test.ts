@@ -33,7 +33,10 @@ const random = seeded(SEED);
 
 /** Upper bounds for a random offset inside each part (offsets past a part's end are clamped to its last byte). */
 const PART_SIZE: Record<PartKind, number> = {
-  hello: 16, header: 80, memory: 16 + 16 + 256 * 4096 + 4, vcpu: 12_000, vm: 2_400, device: 120, end: 20, trailer: 32, commands: 14, reply: 200,
+  hello: 16, header: 80, memory: 16 + 16 + 256 * 4096 + 4, vcpu: 12_000, vm: 2_400, device: 120, end: 20, trailer: 32, commands: 14,
+  // The 'loaded' line with verify hashes is 175 bytes: a fault further on would strike the
+  // next reply ('started'), after 'go' left, where the source rightly stays paused.
+  reply: 170,
 };
 
 function at(part: PartKind, extra: Partial<FaultPoint> = {}): FaultPoint {
@@ -69,7 +72,7 @@ add(fault({ kind: 'truncate' }, at('hello')), /./, /^incoming migration failed: 
 // One byte corrupted: the destination refuses, and the source says why.
 add(fault({ kind: 'corrupt' }, { ...at('hello'), offset: random(8) }), /^the destination (refused the migration|could not load the VM): the incoming connection is not a cuju migration \(bad hello\)$/);
 add(fault({ kind: 'corrupt', xor: 0x03 }, { ...at('hello'), offset: 8 }), /^the destination (refused the migration|could not load the VM): the source speaks migration protocol version 2, this cuju speaks 1: use the same cuju version on both hosts$/);
-add(fault({ kind: 'corrupt', xor: 0x04 }, { ...at('hello'), offset: 12 }), /^the destination (refused the migration|could not load the VM): the source asked for unknown migration options \(flags 0x5\)$/);
+add(fault({ kind: 'corrupt', xor: 0x10 }, { ...at('hello'), offset: 12 }), /^the destination (refused the migration|could not load the VM): the source asked for unknown migration options \(flags 0x11\)$/);
 for (const point of [at('header'), at('memory', { index: 0 }), at('memory', { index: 2 }), at('vcpu'), at('vm'), at('device'), at('end'), at('trailer')]) {
   add(fault({ kind: 'corrupt', xor: 1 << random(8) }, point), /^the destination (refused the migration|could not load the VM): /);
 }

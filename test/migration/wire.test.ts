@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { MigrationProtocolError } from '../../src/migration/errors.js';
 import {
   decodeHello, encodeHello, encodeLine, parseCommand, parseReply,
-  FLAG_FT, FLAG_VERIFY, HELLO_MAGIC, HELLO_SIZE, PROTOCOL_VERSION,
+  FLAG_AUTH, FLAG_DISK_COPY, FLAG_FT, FLAG_VERIFY, HELLO_MAGIC, HELLO_SIZE, PROTOCOL_VERSION,
 } from '../../src/migration/wire.js';
 
 const protocolError = (re: RegExp) => (e: unknown) => e instanceof MigrationProtocolError && re.test(e.message);
@@ -31,12 +31,20 @@ test('hello round trip keeps the verify and ft flags and the layout of docs/PROT
       assert.equal(b.toString('latin1', 0, 8), 'CUJUMIG\0');
       assert.equal(b.readUInt32LE(8), PROTOCOL_VERSION);
       assert.equal(b.readUInt32LE(12), (verify ? FLAG_VERIFY : 0) | (ft ? FLAG_FT : 0));
-      assert.deepEqual(decodeHello(b), { version: PROTOCOL_VERSION, verify, ft });
+      assert.deepEqual(decodeHello(b), { version: PROTOCOL_VERSION, verify, ft, diskCopy: false, auth: false });
+      // The disk-copy flag exists only with ft.
+      const withDisks = encodeHello({ verify, ft, diskCopy: true });
+      assert.equal(withDisks.readUInt32LE(12), (verify ? FLAG_VERIFY : 0) | (ft ? FLAG_FT | FLAG_DISK_COPY : 0));
+      assert.deepEqual(decodeHello(withDisks), { version: PROTOCOL_VERSION, verify, ft, diskCopy: ft, auth: false });
+      // -ft-key: the auth flag goes with any migration.
+      const withAuth = encodeHello({ verify, ft, auth: true });
+      assert.equal(withAuth.readUInt32LE(12), (verify ? FLAG_VERIFY : 0) | (ft ? FLAG_FT : 0) | FLAG_AUTH);
+      assert.deepEqual(decodeHello(withAuth), { version: PROTOCOL_VERSION, verify, ft, diskCopy: false, auth: true });
     }
   }
   // A view into a larger buffer (how a socket read may deliver it) decodes the same.
   const big = Buffer.concat([Buffer.from('xx'), encodeHello({ verify: true }), Buffer.from('yy')]);
-  assert.deepEqual(decodeHello(big.subarray(2, 2 + HELLO_SIZE)), { version: PROTOCOL_VERSION, verify: true, ft: false });
+  assert.deepEqual(decodeHello(big.subarray(2, 2 + HELLO_SIZE)), { version: PROTOCOL_VERSION, verify: true, ft: false, diskCopy: false, auth: false });
 });
 
 test('a hello with the wrong magic or length is not a cuju migration', () => {
@@ -58,10 +66,11 @@ test('another protocol version is refused with both versions named and the fix',
   }
 });
 
-test('unknown hello flags are refused, naming them', () => {
-  assert.throws(() => decodeHello(handMadeHello(HELLO_MAGIC, PROTOCOL_VERSION, 4)), protocolError(/unknown migration options \(flags 0x4\)/));
+test('unknown hello flags are refused, naming them; the disk-copy flag only comes with ft', () => {
+  assert.throws(() => decodeHello(handMadeHello(HELLO_MAGIC, PROTOCOL_VERSION, 16)), protocolError(/unknown migration options \(flags 0x10\)/));
   assert.throws(() => decodeHello(handMadeHello(HELLO_MAGIC, PROTOCOL_VERSION, 0x80000001)), protocolError(/flags 0x80000001/));
-  fc.assert(fc.property(fc.integer({ min: 4, max: 0xffffffff }), (flags) => {
+  assert.throws(() => decodeHello(handMadeHello(HELLO_MAGIC, PROTOCOL_VERSION, FLAG_DISK_COPY)), protocolError(/disk copy outside a fault-tolerance migration/));
+  fc.assert(fc.property(fc.integer({ min: 16, max: 0xffffffff }), (flags) => {
     assert.throws(() => decodeHello(handMadeHello(HELLO_MAGIC, PROTOCOL_VERSION, flags)), MigrationProtocolError);
   }));
 });

@@ -11,7 +11,7 @@ export type HelpGroup =
   | 'Character devices and monitors'
   | 'Block, network and other devices'
   | 'Process and migration'
-  | 'Cuju fault tolerance (reserved)'
+  | 'Cuju fault tolerance'
   | 'Accepted for QEMU compatibility (no effect)';
 
 export const HELP_GROUP_ORDER: readonly HelpGroup[] = [
@@ -20,7 +20,7 @@ export const HELP_GROUP_ORDER: readonly HelpGroup[] = [
   'Character devices and monitors',
   'Block, network and other devices',
   'Process and migration',
-  'Cuju fault tolerance (reserved)',
+  'Cuju fault tolerance',
   'Accepted for QEMU compatibility (no effect)',
 ];
 

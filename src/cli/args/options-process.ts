@@ -1,9 +1,13 @@
-/** -daemonize, -pidfile, -incoming, and the reserved fault-tolerance flags. */
+/** -daemonize, -pidfile, -incoming, and the fault-tolerance flags. */
 import type { OptionSpec } from './option-spec.js';
 import { parseIncoming } from './incoming.js';
+import { parseHeartbeat } from './ft-heartbeat.js';
+import { UsageError } from './usage-error.js';
+import { FtKeyFileError, readFtKeyFile } from '../../ft/key-file.js';
+import { parseFtLeaseOption } from './ft-lease-option.js';
 
 const PROCESS = 'Process and migration';
-const FT = 'Cuju fault tolerance (reserved)';
+const FT = 'Cuju fault tolerance';
 
 export const PROCESS_OPTIONS: readonly OptionSpec[] = [
   {
@@ -39,10 +43,9 @@ export const PROCESS_OPTIONS: readonly OptionSpec[] = [
     arg: 'PERIOD[,timeout=T]',
     example: '10ms,timeout=100ms',
     group: FT,
-    help: 'primary/backup heartbeat period and failure timeout (kept raw for now)',
+    help: 'primary/backup heartbeat period and the silence after which the peer is lost (default 10ms,timeout=100ms)',
     apply(state, value) {
-      state.ft.heartbeat = value;
-      state.note('-ft-heartbeat: reserved for fault tolerance; not used yet');
+      state.ft.heartbeat = parseHeartbeat(value);
     },
   },
   {
@@ -50,21 +53,27 @@ export const PROCESS_OPTIONS: readonly OptionSpec[] = [
     arg: 'FILE',
     example: '/etc/cuju/ft.key',
     group: FT,
-    help: 'shared key file for the replication channel',
+    help: 'shared key file (at least 16 bytes): replication peers must prove they hold the same one',
     apply(state, value) {
+      // Read now: a missing or short key is a startup error, not a failed pairing later.
+      try {
+        state.ft.key = readFtKeyFile(value);
+      } catch (e) {
+        if (e instanceof FtKeyFileError) throw new UsageError(e.message);
+        throw e;
+      }
       state.ft.keyFile = value;
-      state.note('-ft-key: reserved for fault tolerance; not used yet');
     },
   },
   {
     names: ['ft-lease'],
-    arg: 'PATH',
-    example: '/mnt/nfs/vm1.lease',
+    arg: 'PATH[,ttl=MS]',
+    example: '/mnt/nfs/vm1.lease,ttl=5000',
     group: FT,
-    help: 'lease that decides which side may run after a failure (kept raw for now)',
+    help: 'split-brain lease file on storage both hosts reach (default with a share-rw disk: IMAGE.cuju-lease)',
     apply(state, value) {
+      parseFtLeaseOption(value); // errors now, as one line; the VMM opens it at start
       state.ft.lease = value;
-      state.note('-ft-lease: reserved for fault tolerance; not used yet');
     },
   },
 ];

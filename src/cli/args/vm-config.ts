@@ -46,10 +46,12 @@ export interface RawOption {
 
 /** Project extensions for fault tolerance, reserved now and kept raw. */
 export interface FtOptions {
-  /** -ft-heartbeat, e.g. '10ms,timeout=100ms'. */
-  heartbeat?: string;
+  /** -ft-heartbeat, e.g. '10ms,timeout=100ms', parsed (src/cli/args/ft-heartbeat.ts). */
+  heartbeat?: { periodMs: number; timeoutMs: number };
   /** -ft-key: file with the replication channel's shared key. */
   keyFile?: string;
+  /** Its bytes, read and checked at startup (src/ft/key-file.ts). */
+  key?: Buffer;
   /** -ft-lease: where the primary/backup lease lives. */
   lease?: string;
 }

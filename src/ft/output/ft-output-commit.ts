@@ -14,11 +14,12 @@ import { applyOps, coalesceDiskWrites, orderedOps, type DiskDiscard, type DiskWr
 import { DiskReplayError } from './errors.js';
 import type { GatedNetBackend } from './gated-net-backend.js';
 import { HoldingBlockBackend } from './holding-block-backend.js';
+import type { OutputFence, OutputPermit, OutputPermitTarget } from './output-permit.js';
 import { ReplicatingBlockBackend } from './replicating-block-backend.js';
 
 export type FtDiskGate = ReplicatingBlockBackend | HoldingBlockBackend;
 
-export class FtOutputCommit implements OutputCommit {
+export class FtOutputCommit implements OutputCommit, OutputPermitTarget {
   private holding = false;
 
   /**
@@ -75,6 +76,22 @@ export class FtOutputCommit implements OutputCommit {
       ...this.nets.map((net) => net.releaseAll()),
       ...this.sharedDisks().map((disk) => disk.releaseAll().catch((e: Error) => this.onDiskError(e))),
     ]);
+  }
+
+  /** Split brain: the nets and the shared disks let output out only while `permit` says so (own image copies are this side's alone). */
+  setOutputPermit(permit: OutputPermit): void {
+    for (const net of this.nets) net.setOutputPermit(permit);
+    for (const disk of this.sharedDisks()) disk.setOutputPermit(permit);
+  }
+
+  /** Split brain: acknowledged writes to shared images go out only through `fence`. */
+  setOutputFence(fence: OutputFence): void {
+    for (const disk of this.sharedDisks()) disk.setOutputFence(fence);
+  }
+
+  permitChanged(): void {
+    for (const net of this.nets) net.permitChanged();
+    for (const disk of this.sharedDisks()) disk.permitChanged();
   }
 
   takeDiskWrites(): { writes: WireWrite[]; discards: WireDiscard[] } {

@@ -25,11 +25,17 @@
  *
  * Receiving is not gated: incoming packets change only guest state, which the next
  * epoch carries to the backup anyway.
+ *
+ * Split brain (output-permit.ts): whatever the mode, a packet reaches the real back end
+ * only while the output permit says yes (asked with acked = hold mode); otherwise it is
+ * queued, in order, until permitChanged() after the lease is won or renewed, or forever
+ * once fenced.
  */
 import type { TapPacketHandler } from '../../net/tap.js';
 import type { NetBackend } from '../../devices/virtio-net/backend.js';
 import { checkEpochNumber, checkNextEpoch, checkReleasable } from './epoch-number.js';
 import { OutputGateError } from './errors.js';
+import { ALWAYS_PERMITTED, type OutputPermit, type OutputPermitTarget } from './output-permit.js';
 
 export type NetGateMode = 'pass' | 'hold';
 
@@ -74,7 +80,7 @@ interface ReleaseWaiter {
 
 const UNHELD = Number.NEGATIVE_INFINITY;
 
-export class GatedNetBackend implements NetBackend {
+export class GatedNetBackend implements NetBackend, OutputPermitTarget {
   readonly maxHeldBytes: number;
   private readonly now: () => number;
   private currentMode: NetGateMode = 'pass';
@@ -90,6 +96,7 @@ export class GatedNetBackend implements NetBackend {
   private releaseWaiters: ReleaseWaiter[] = [];
   private ownDrops = 0;
   private totals = { heldPackets: 0, heldBytes: 0, releasedPackets: 0, releasedBytes: 0, discardedPackets: 0, maxHoldMs: 0 };
+  private permit: OutputPermit = ALWAYS_PERMITTED;
 
   /** virtio-net compares droppedSends around each send: ours plus the real back end's. */
   readonly stats: { readonly droppedSends: number };
@@ -163,6 +170,15 @@ export class GatedNetBackend implements NetBackend {
     this.wakeWaiters();
   }
 
+  setOutputPermit(permit: OutputPermit): void {
+    this.permit = permit;
+  }
+
+  permitChanged(): void {
+    this.kick();
+    this.wakeWaiters();
+  }
+
   holdStats(): NetGateStats {
     return {
       mode: this.currentMode,
@@ -181,7 +197,7 @@ export class GatedNetBackend implements NetBackend {
 
   send(packet: readonly Uint8Array[]): boolean {
     // Unprotected and nothing queued ahead: no copy, the real back end's own answer.
-    if (this.currentMode === 'pass' && this.queue.length === this.head) return this.inner.send(packet);
+    if (this.currentMode === 'pass' && this.queue.length === this.head && this.permit(false)) return this.inner.send(packet);
     if (this.heldBytes > this.maxHeldBytes) {
       this.ownDrops++;
       return false;
@@ -236,7 +252,7 @@ export class GatedNetBackend implements NetBackend {
   private async pump(): Promise<void> {
     this.pumping = true;
     try {
-      while (this.head < this.queue.length && this.queue[this.head].epoch <= this.releasedThrough) {
+      while (this.head < this.queue.length && this.queue[this.head].epoch <= this.releasedThrough && this.permit(this.currentMode === 'hold')) {
         const entry = this.queue[this.head++];
         this.heldBytes -= entry.packet.byteLength;
         this.totals.releasedPackets++;

@@ -33,6 +33,12 @@
  * 'pass' mode (unprotected): reads and writes go straight to the image; right after
  * releaseAll(), until the held data has drained, new writes queue behind it (so they
  * cannot overtake older held writes to the same place) and complete once written.
+ *
+ * Split brain (output-permit.ts): in either mode, nothing is written to the shared image
+ * while the output permit says no (the lease lapsed or was fenced): writes are admitted
+ * and held as above (reads see them, FLUSH waits) until permitChanged(). Acknowledged
+ * writes of protected mode go to the image only through the output fence (the lease
+ * locked and still this VMM's), so none lands after a backup won the lease.
  */
 import type { BlockBackend } from '../../block/backend.js';
 import { BlockIoError } from '../../block/errors.js';
@@ -40,6 +46,7 @@ import { ByteRangeOverlay, applyExtents, coversRange } from './byte-range-overla
 import { DiskWriteLog, applyOps, type DiskOp, type EpochDiskWrites } from './disk-writes.js';
 import { checkEpochNumber, checkNextEpoch, checkReleasable } from './epoch-number.js';
 import { OutputGateError } from './errors.js';
+import { ALWAYS_PERMITTED, type OutputFence, type OutputPermit, type OutputPermitTarget } from './output-permit.js';
 
 export type DiskGateMode = 'pass' | 'hold';
 
@@ -90,7 +97,7 @@ interface FlushWaiter {
 
 const UNHELD = Number.NEGATIVE_INFINITY;
 
-export class HoldingBlockBackend implements BlockBackend {
+export class HoldingBlockBackend implements BlockBackend, OutputPermitTarget {
   readonly maxHeldBytes: number;
   private currentMode: DiskGateMode = 'pass';
   private epoch = -1;
@@ -105,6 +112,8 @@ export class HoldingBlockBackend implements BlockBackend {
   private flushWaiters: FlushWaiter[] = [];
   private passChain: Promise<void> = Promise.resolve();
   private totals = { heldOps: 0, releasedOps: 0 };
+  private permit: OutputPermit = ALWAYS_PERMITTED;
+  private fence?: OutputFence;
 
   constructor(private readonly inner: BlockBackend, options: HoldingBlockOptions = {}) {
     const max = options.maxHeldBytes ?? DEFAULT_MAX_HELD_DISK_BYTES;
@@ -162,6 +171,19 @@ export class HoldingBlockBackend implements BlockBackend {
     for (const b of this.buckets) b.epoch = UNHELD;
     this.log.clear();
     return this.schedulePass();
+  }
+
+  setOutputPermit(permit: OutputPermit): void {
+    this.permit = permit;
+  }
+
+  setOutputFence(fence: OutputFence): void {
+    this.fence = fence;
+  }
+
+  /** Held data the permit kept back may go now (errors: the next release or flush retries). */
+  permitChanged(): void {
+    if (this.buckets.length > 0 && this.permit(this.currentMode === 'hold')) this.schedulePass().catch(() => {});
   }
 
   /** Writes and discards admitted since the last call, in order, for the epoch being sent; clears them. */
@@ -238,7 +260,7 @@ export class HoldingBlockBackend implements BlockBackend {
   }
 
   private passingThrough(): boolean {
-    return this.currentMode === 'pass' && this.heldOps === 0 && this.waiting.length === 0;
+    return this.currentMode === 'pass' && this.heldOps === 0 && this.waiting.length === 0 && this.permit(false);
   }
 
   private admit(op: DiskOp): Promise<void> | void {
@@ -297,8 +319,9 @@ export class HoldingBlockBackend implements BlockBackend {
 
   private async releasePass(): Promise<void> {
     let lastReleased: number | undefined;
-    try {
-      while (this.buckets.length > 0 && this.buckets[0].epoch <= this.releasedThrough) {
+    const releasable = () => this.buckets.length > 0 && this.buckets[0].epoch <= this.releasedThrough && this.permit(this.currentMode === 'hold');
+    const write = async () => {
+      while (releasable()) {
         const bucket = this.buckets[0];
         bucket.sealed = true;
         await applyOps(this.inner, bucket.ops);
@@ -311,8 +334,16 @@ export class HoldingBlockBackend implements BlockBackend {
         lastReleased = bucket.id;
         this.admitWaiting();
       }
+      if (lastReleased !== undefined) await this.inner.flush();
+    };
+    try {
+      // Acknowledged writes of protected mode go out only through the split-brain fence (output-permit.ts).
+      if (this.fence && this.currentMode === 'hold' && releasable()) {
+        if (!(await this.fence(write))) return; // fenced: they never reach the image
+      } else {
+        await write();
+      }
       if (lastReleased === undefined) return;
-      await this.inner.flush();
     } catch (e) {
       // The guest's FLUSHes cannot be honoured; the held data stays and the next pass retries.
       this.failFlushes(e as Error);

@@ -84,6 +84,15 @@ export class ReplicatingBlockBackend implements BlockBackend {
     return this.log.take();
   }
 
+  /**
+   * Resolves once every request in flight right now has settled. The initial disk copy
+   * calls it after recording started: requests submitted before that are in no epoch,
+   * so their result must be on the image before the copy reads it.
+   */
+  async inFlightSettled(): Promise<void> {
+    await Promise.allSettled([...this.inFlight].map((r) => r.done));
+  }
+
   /** Bytes and ops recorded and not yet taken (for `info ft`). */
   pendingStats(): { ops: number; bytes: number } {
     return { ops: this.log.recordedOps, bytes: this.log.recordedBytes };

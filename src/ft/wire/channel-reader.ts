@@ -4,13 +4,17 @@
  * CRC, type, direction, sequence number (exactly the previous + 1), length limit,
  * payload CRC and contents are all right. An EPOCH is yielded only once it has arrived
  * completely and passed every check, so the backup never applies a partial epoch.
+ * With a tag key (-ft-key) each frame's authentication tag is checked too, after the
+ * CRCs and before the message is accepted (frame-auth.ts).
  * After an error the reader stays failed: the channel's state is unknown from there.
  */
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { ExpectedMachine } from '../../snapshot/snapshot-parser.js';
 import { StreamByteQueue } from '../../snapshot/stream-byte-queue.js';
 import { checkEpoch, maxEpochPayload, readEpochPayload } from './epoch-decode.js';
-import { FtWireError } from './errors.js';
+import { FtAuthError, FtWireError } from './errors.js';
+import { FRAME_TAG_SIZE, tagMatches } from './frame-auth.js';
 import {
   ACK_PAYLOAD, FRAME_CRC_SIZE, FRAME_HEADER_SIZE, HEARTBEAT_PAYLOAD, MAX_CANCEL_PAYLOAD,
   MAX_HELLO_PAYLOAD, MESSAGE_NAMES, MessageType, SENT_BY, type FtRole,
@@ -19,6 +23,7 @@ import { decodeFrameHeader } from './frame.js';
 import { checkPeerHello, decodeHelloPayload } from './hello.js';
 import type { ChannelMessage } from './messages.js';
 import { asWireError, PayloadReader, safeU64 } from './payload-reader.js';
+import { decodeVerifyPayload, decodeVerifyResultPayload, MAX_VERIFY_RESULT_PAYLOAD, maxVerifyPayload, VERIFY_FIXED_SIZE, VERIFY_RESULT_FIXED_SIZE } from './verify-messages.js';
 
 export interface ChannelReaderOptions {
   /** This side: a backup reads the primary's messages, a primary the backup's. */
@@ -34,6 +39,8 @@ export interface ChannelReaderOptions {
    * call to next(): for a backup that applies each epoch before reading the next.
    */
   reusePageBuffer?: boolean;
+  /** The peer's send key (ChannelKeys.receive): every frame must carry a valid tag. */
+  tagKey?: Uint8Array;
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -45,6 +52,7 @@ export class ChannelReader implements AsyncIterable<ChannelMessage> {
   private lastEpoch: number;
   private lastReleased = 0;
   private lastAck = 0;
+  private lastVerifyResult = 0;
   private cancelled = false;
   private failure?: Error;
   private pageBuffer?: Buffer;
@@ -83,7 +91,9 @@ export class ChannelReader implements AsyncIterable<ChannelMessage> {
   private async read(): Promise<ChannelMessage | undefined> {
     if (await asWireError(() => this.input.atEnd())) return undefined;
     const at = this.input.offset;
-    const header = decodeFrameHeader(await asWireError(() => this.input.exact(FRAME_HEADER_SIZE, 'a message header')));
+    // Copied: the tag check needs these bytes after the payload has been read.
+    const headerBytes = Uint8Array.from(await asWireError(() => this.input.exact(FRAME_HEADER_SIZE, 'a message header')));
+    const header = decodeFrameHeader(headerBytes);
     const from = `the ${this.peer}`;
     if (!header) throw new FtWireError(`FT message header at byte ${at} from ${from} fails its CRC check: the channel is damaged`);
     const name = MESSAGE_NAMES[header.type];
@@ -111,11 +121,13 @@ export class ChannelReader implements AsyncIterable<ChannelMessage> {
       const pageBuffer = this.options.reusePageBuffer ? (n: number) => this.reusedPageBuffer(n) : undefined;
       message = { type: 'epoch', content: await readEpochPayload(r, this.options.machine, pageBuffer) };
       await this.checkCrc(r);
+      await this.checkTag(headerBytes, r.checkedSha256!, where);
     } else {
       // Small: the CRC first, so a damaged field is reported as damage, not as a mismatch.
       r.hashing = false;
       const payload = await r.bytes(header.length, 'the payload');
       await this.checkCrc(r);
+      if (this.options.tagKey) await this.checkTag(headerBytes, createHash('sha256').update(payload).digest(), where);
       message = this.decodeSmall(header.type, payload, where);
     }
     this.accept(message, where);
@@ -128,6 +140,8 @@ export class ChannelReader implements AsyncIterable<ChannelMessage> {
       case MessageType.Hello: return { min: 0, max: MAX_HELLO_PAYLOAD };
       case MessageType.Ack: return { min: ACK_PAYLOAD, max: ACK_PAYLOAD };
       case MessageType.Heartbeat: return { min: HEARTBEAT_PAYLOAD, max: HEARTBEAT_PAYLOAD };
+      case MessageType.Verify: return { min: VERIFY_FIXED_SIZE, max: maxVerifyPayload(this.options.machine.ramBytes) };
+      case MessageType.VerifyResult: return { min: VERIFY_RESULT_FIXED_SIZE, max: MAX_VERIFY_RESULT_PAYLOAD };
       case MessageType.Cancel: return { min: 0, max: MAX_CANCEL_PAYLOAD };
       // Its structure bounds it further, field by field, as it is read.
       case MessageType.Epoch: return { min: 0, max: maxEpochPayload(this.options.machine) };
@@ -144,12 +158,23 @@ export class ChannelReader implements AsyncIterable<ChannelMessage> {
     if (Buffer.from(crc.buffer, crc.byteOffset, 4).readUInt32LE(0) !== r.crc) throw new FtWireError(`${r.where} fails its CRC check: the channel is damaged`);
   }
 
+  private async checkTag(header: Uint8Array, digest: Uint8Array, where: string): Promise<void> {
+    const key = this.options.tagKey;
+    if (!key) return;
+    const tag = await asWireError(() => this.input.exact(FRAME_TAG_SIZE, `the authentication tag of ${where}`));
+    if (!tagMatches(key, header, digest, tag)) {
+      throw new FtAuthError(`${where} fails its authentication (HMAC-SHA256 with the -ft-key session key): it was forged, altered on the way or sent by a peer without the same -ft-key`);
+    }
+  }
+
   private decodeSmall(type: MessageType, payload: Uint8Array, where: string): ChannelMessage {
     const b = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     switch (type) {
       case MessageType.Hello: return { type: 'hello', ...decodeHelloPayload(b, this.options.role) };
       case MessageType.Ack: return { type: 'ack', epoch: safeU64(b, 0, `${where}: epoch`) };
       case MessageType.Heartbeat: return { type: 'heartbeat', sentAtNs: b.readBigUInt64LE(0) };
+      case MessageType.Verify: return { type: 'verify', request: decodeVerifyPayload(b, this.options.machine.ramBytes, where) };
+      case MessageType.VerifyResult: return { type: 'verify-result', result: decodeVerifyResultPayload(b, where) };
       case MessageType.Cancel:
         try {
           return { type: 'cancel', reason: utf8.decode(b) };
@@ -179,6 +204,14 @@ export class ChannelReader implements AsyncIterable<ChannelMessage> {
         this.cancelled = true;
         break;
       case 'heartbeat':
+        break;
+      case 'verify':
+        // It follows its EPOCH directly: the backup hashes that epoch's state, before the next applies.
+        if (m.request.epoch !== this.lastEpoch) throw new FtWireError(`${where}: verifies epoch ${m.request.epoch}, but the last EPOCH was ${this.lastEpoch}: a VERIFY must follow its epoch`);
+        break;
+      case 'verify-result':
+        if (m.result.epoch <= this.lastVerifyResult) throw new FtWireError(`${where}: reports epoch ${m.result.epoch} after epoch ${this.lastVerifyResult}: results must ascend`);
+        this.lastVerifyResult = m.result.epoch;
         break;
     }
   }

@@ -4,6 +4,7 @@ import { ACK_PAYLOAD, HEARTBEAT_PAYLOAD, MAX_CANCEL_PAYLOAD, MessageType } from 
 import { frameChunks } from './frame.js';
 import { encodeHelloPayload } from './hello.js';
 import type { ChannelMessage } from './messages.js';
+import { encodeVerifyPayload, encodeVerifyResultPayload } from './verify-messages.js';
 
 function u64Payload(v: number | bigint, size: number): Buffer {
   const b = Buffer.alloc(size);
@@ -22,16 +23,17 @@ function utf8Prefix(s: string, max: number): Buffer {
 
 /**
  * The message's frame as chunks. An EPOCH's page and disk bytes are views of the
- * content's buffers: they must not change until the chunks are written.
+ * content's buffers: they must not change until the chunks are written. `tagKey`: this
+ * side's send key when the channel is authenticated (-ft-key).
  */
-export function encodeMessage(msg: ChannelMessage, seq: number): Uint8Array[] {
-  const one = (type: MessageType, payload: Buffer) => frameChunks(type, seq, [payload], payload.length);
+export function encodeMessage(msg: ChannelMessage, seq: number, tagKey?: Uint8Array): Uint8Array[] {
+  const one = (type: MessageType, payload: Buffer) => frameChunks(type, seq, [payload], payload.length, tagKey);
   switch (msg.type) {
     case 'hello':
       return one(MessageType.Hello, encodeHelloPayload(msg));
     case 'epoch': {
       const payload = encodeEpochPayload(msg.content);
-      return frameChunks(MessageType.Epoch, seq, payload.finish(), payload.length);
+      return frameChunks(MessageType.Epoch, seq, payload.finish(), payload.length, tagKey);
     }
     case 'ack':
       if (!Number.isSafeInteger(msg.epoch) || msg.epoch < 1) throw new RangeError(`ACK needs a positive epoch number, got ${msg.epoch}`);
@@ -41,5 +43,9 @@ export function encodeMessage(msg: ChannelMessage, seq: number): Uint8Array[] {
       return one(MessageType.Cancel, utf8Prefix(msg.reason, MAX_CANCEL_PAYLOAD));
     case 'heartbeat':
       return one(MessageType.Heartbeat, u64Payload(BigInt.asUintN(64, msg.sentAtNs), HEARTBEAT_PAYLOAD));
+    case 'verify':
+      return one(MessageType.Verify, encodeVerifyPayload(msg.request));
+    case 'verify-result':
+      return one(MessageType.VerifyResult, encodeVerifyResultPayload(msg.result));
   }
 }

@@ -141,6 +141,7 @@ export async function readEpochPayload(r: PayloadReader, machine: ExpectedMachin
   const sha = await r.bytes(SHA256_SIZE, 'the SHA-256');
   if (!digest.equals(sha)) throw new FtWireError(`${r.where}: SHA-256 mismatch: the channel is damaged`);
   if (r.remaining !== 0) throw new FtWireError(`${r.where}: ${r.remaining} bytes follow the SHA-256 inside the message: the channel is damaged`);
+  r.checkedSha256 = Uint8Array.from(sha);
   return { epoch, releasedEpoch, ...pages, vcpus, vm, devices, diskOps };
 }
 

@@ -8,6 +8,11 @@ export class FtWireError extends Error {
   override readonly name: string = 'FtWireError';
 }
 
+/** A frame whose -ft-key authentication tag is wrong: forged, altered, or from a peer with another key. */
+export class FtAuthError extends FtWireError {
+  override readonly name = 'FtAuthError';
+}
+
 export class FtPeerMismatchError extends FtWireError {
   override readonly name = 'FtPeerMismatchError';
 }

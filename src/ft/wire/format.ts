@@ -17,6 +17,9 @@ export enum MessageType {
   Ack = 3,
   Cancel = 4,
   Heartbeat = 5,
+  /** FT verify mode (wire/verify-messages.ts). */
+  Verify = 6,
+  VerifyResult = 7,
 }
 
 export const MESSAGE_NAMES: Record<number, string> = {
@@ -25,6 +28,8 @@ export const MESSAGE_NAMES: Record<number, string> = {
   [MessageType.Ack]: 'ACK',
   [MessageType.Cancel]: 'CANCEL',
   [MessageType.Heartbeat]: 'HEARTBEAT',
+  [MessageType.Verify]: 'VERIFY',
+  [MessageType.VerifyResult]: 'VERIFY_RESULT',
 };
 
 export type FtRole = 'primary' | 'backup';
@@ -37,6 +42,8 @@ export const SENT_BY: Record<number, readonly FtRole[]> = {
   [MessageType.Ack]: ['backup'],
   [MessageType.Cancel]: ['primary'],
   [MessageType.Heartbeat]: ['primary', 'backup'],
+  [MessageType.Verify]: ['primary'],
+  [MessageType.VerifyResult]: ['backup'],
 };
 
 /**

@@ -1,8 +1,10 @@
 /**
  * Message frames: u32 type, u32 payload length, u64 sequence number, u32 CRC32 of
- * those 16 bytes, the payload, u32 CRC32 of the payload.
+ * those 16 bytes, the payload, u32 CRC32 of the payload; with -ft-key, a 16-byte tag
+ * after that (frame-auth.ts).
  */
 import { crc32Continue, crc32Of } from '../../snapshot/crc.js';
+import { frameTag, payloadDigest } from './frame-auth.js';
 import { FRAME_CRC_SIZE, FRAME_HEADER_SIZE, MAX_FRAME_PAYLOAD, MESSAGE_NAMES, type MessageType } from './format.js';
 
 export interface FrameHeader {
@@ -31,11 +33,15 @@ export function decodeFrameHeader(h: Uint8Array): FrameHeader | undefined {
   return { type: b.readUInt32LE(0), length: b.readUInt32LE(4), seq: b.readBigUInt64LE(8) };
 }
 
-/** The frame around `payload` (chunks are not joined when there are several). */
-export function frameChunks(type: MessageType, seq: number, payload: Uint8Array[], length: number): Uint8Array[] {
+/**
+ * The frame around `payload` (chunks are not joined when there are several); with
+ * `tagKey` (this side's send key) it ends with the frame's authentication tag.
+ */
+export function frameChunks(type: MessageType, seq: number, payload: Uint8Array[], length: number, tagKey?: Uint8Array): Uint8Array[] {
   const header = encodeFrameHeader(type, length, seq);
   const crc = Buffer.alloc(FRAME_CRC_SIZE);
   crc.writeUInt32LE(payload.reduce((c, p) => crc32Continue(p, c), 0), 0);
-  if (payload.length <= 1) return [Buffer.concat([header, ...payload, crc])];
-  return [header, ...payload, crc];
+  const trailer: Uint8Array[] = tagKey ? [crc, frameTag(tagKey, header, payloadDigest(type, payload))] : [crc];
+  if (payload.length <= 1) return [Buffer.concat([header, ...payload, ...trailer])];
+  return [header, ...payload, Buffer.concat(trailer)];
 }

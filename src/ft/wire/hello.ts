@@ -11,10 +11,16 @@ import {
 } from './format.js';
 import type { Hello } from './messages.js';
 
+/** This side's machine as the HELLO describes it, with the lease it arbitrates with (if any). */
+export type HelloMachine = MachineDescription & { leaseId?: string };
+
+/** Longest lease id a HELLO carries. */
+export const MAX_LEASE_ID = 64;
+
 /** This side's HELLO. */
-export function localHello(role: FtRole, machine: MachineDescription, epochUs: number): Hello {
-  const { ramBytes, vcpuCount, devices } = machine;
-  return { version: FT_CHANNEL_VERSION, role, epochUs, pageSize: PAGE_SIZE, ramBytes, vcpuCount, devices };
+export function localHello(role: FtRole, machine: HelloMachine, epochUs: number): Hello {
+  const { ramBytes, vcpuCount, devices, leaseId } = machine;
+  return { version: FT_CHANNEL_VERSION, role, epochUs, pageSize: PAGE_SIZE, ramBytes, vcpuCount, devices, ...(leaseId ? { leaseId } : {}) };
 }
 
 export function encodeHelloPayload(h: Hello): Buffer {
@@ -24,7 +30,10 @@ export function encodeHelloPayload(h: Hello): Buffer {
     if (b.length < 1 || b.length > MAX_DEVICE_NAME) throw new RangeError(`device kind and id must be 1..${MAX_DEVICE_NAME} bytes: '${s}'`);
     return b;
   }));
-  const out = Buffer.alloc(HELLO_FIXED_SIZE + names.reduce((n, b) => n + 2 + b.length, 0));
+  // Optional trailer after the device list: u16 length + the lease id (absent: no lease).
+  const lease = h.leaseId ? Buffer.from(h.leaseId, 'utf8') : undefined;
+  if (lease && lease.length > MAX_LEASE_ID) throw new RangeError(`a lease id is at most ${MAX_LEASE_ID} bytes: '${h.leaseId}'`);
+  const out = Buffer.alloc(HELLO_FIXED_SIZE + names.reduce((n, b) => n + 2 + b.length, 0) + (lease ? 2 + lease.length : 0));
   out.write(HELLO_MAGIC, 0, 'latin1');
   out.writeUInt32LE(h.version, 8);
   out.writeUInt32LE(ROLE_CODES[h.role], 12);
@@ -38,6 +47,10 @@ export function encodeHelloPayload(h: Hello): Buffer {
     out.writeUInt16LE(b.length, at);
     out.set(b, at + 2);
     at += 2 + b.length;
+  }
+  if (lease) {
+    out.writeUInt16LE(lease.length, at);
+    out.set(lease, at + 2);
   }
   return out;
 }
@@ -74,10 +87,17 @@ export function decodeHelloPayload(payload: Uint8Array, local: FtRole): Hello {
     return s;
   };
   for (let i = 0; i < deviceCount; i++) devices.push({ kind: name(), id: name() });
-  if (at !== b.length) throw bad(`${b.length - at} bytes after the device list`);
+  let leaseId: string | undefined;
+  if (at < b.length) {
+    if (at + 2 > b.length) throw bad('lease id cut short');
+    const n = b.readUInt16LE(at);
+    if (n < 1 || n > MAX_LEASE_ID || at + 2 + n !== b.length) throw bad(`${b.length - at} bytes after the device list`);
+    leaseId = b.toString('utf8', at + 2, at + 2 + n);
+    at += 2 + n;
+  }
   return {
     version, role, epochUs: b.readUInt32LE(16), pageSize: b.readUInt32LE(20), ramBytes: Number(ram),
-    vcpuCount: b.readUInt32LE(32), devices,
+    vcpuCount: b.readUInt32LE(32), devices, ...(leaseId ? { leaseId } : {}),
   };
 }
 
@@ -91,7 +111,7 @@ function deviceList(d: DeviceDescription[]): string {
 }
 
 /** Throws FtPeerMismatchError naming the first difference between the peer and this side. */
-export function checkPeerHello(peer: Hello, local: FtRole, machine: MachineDescription): void {
+export function checkPeerHello(peer: Hello, local: FtRole, machine: HelloMachine): void {
   const them = local === 'primary' ? 'backup' : 'primary';
   if (peer.role === local) {
     throw new FtPeerMismatchError(`FT role mismatch: the peer is a ${peer.role} too, and so is this side (connect a primary's migrate to a backup started with -incoming tcp:HOST:PORT,ft_mode)`);
@@ -105,4 +125,8 @@ export function checkPeerHello(peer: Hello, local: FtRole, machine: MachineDescr
   const same = peer.devices.length === machine.devices.length
     && peer.devices.every((d, i) => d.kind === machine.devices[i].kind && d.id === machine.devices[i].id);
   if (!same) fail('device', `devices ${deviceList(peer.devices)}`, deviceList(machine.devices), 'start both with the same devices, in the same order');
+  if ((peer.leaseId ?? '') !== (machine.leaseId ?? '')) {
+    const lease = (id: string | undefined) => (id ? `lease id ${id}` : 'no split-brain lease');
+    fail('split-brain lease', lease(peer.leaseId), lease(machine.leaseId), 'give both sides -ft-lease naming the same lease file, or neither');
+  }
 }

@@ -3,6 +3,7 @@ import type { VcpuState } from '../../kvm/state/vcpu-state.js';
 import type { VmState } from '../../kvm/state/vm-state.js';
 import type { DeviceDescription } from '../../snapshot/machine-description.js';
 import type { FtRole } from './format.js';
+import type { VerifyRequest, VerifyResult } from './verify-messages.js';
 
 /** Pages copied out of guest RAM during the pause: page i's bytes are pageData[i*4096 .. +4096]. */
 export interface StagedPages {
@@ -61,6 +62,8 @@ export interface Hello {
   ramBytes: number;
   vcpuCount: number;
   devices: DeviceDescription[];
+  /** The split-brain lease's id (src/ft/lease): both sides must name the same lease, or none. */
+  leaseId?: string;
 }
 
 export type ChannelMessage =
@@ -68,4 +71,6 @@ export type ChannelMessage =
   | { type: 'epoch'; content: EpochContent }
   | { type: 'ack'; epoch: number }
   | { type: 'cancel'; reason: string }
-  | { type: 'heartbeat'; sentAtNs: bigint };
+  | { type: 'heartbeat'; sentAtNs: bigint }
+  | { type: 'verify'; request: VerifyRequest }
+  | { type: 'verify-result'; result: VerifyResult };

@@ -23,6 +23,8 @@ export async function asWireError<T>(read: () => Promise<T>): Promise<T> {
 export class PayloadReader {
   crc = 0;
   hashing = true;
+  /** An EPOCH's trailing SHA-256 once the decoder has checked it (the frame tag covers it). */
+  checkedSha256?: Uint8Array;
   private readonly hash: Hash = createHash('sha256');
 
   constructor(private readonly input: ExactReader, public remaining: number, readonly where: string) {}

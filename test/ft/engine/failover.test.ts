@@ -93,6 +93,9 @@ for (let i = 0; i < 3; i++) {
   test(`one corrupted byte in the FT channel (${describeFault(fault)}): that epoch is never applied, the backup takes over at the one before (seed ${SEED})`, opts, async () => {
     const pair = await openPair(kvm!, fault);
     try {
+      // No primary heartbeat between the epochs (it sends one only after a silent period),
+      // so frame #k is epoch k, as the check below needs.
+      pair.primaryFt.setHeartbeat(10_000, 600_000);
       await protect(pair, 'controller');
       await until(() => pair.proxy!.fired, 'the fault to fire', 20_000);
       const epoch = await assertTookOver(pair, describeFault(fault));

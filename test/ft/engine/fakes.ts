@@ -68,6 +68,7 @@ export class FakeGuest {
       this.dirty = new Set();
       return set;
     },
+    peekCount: () => (this.trackerStopped ? undefined : this.dirty.size),
     stop: () => { this.trackerStopped = true; },
   };
 

@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import type { KvmSystem } from '../../../src/kvm/system.js';
 import { FtCancelledError, FtController } from '../../../src/ft/controller.js';
-import { FtOutputCommit } from '../../../src/ft/output/ft-output-commit.js';
+import { FtBackupDisks, FtOutputCommit } from '../../../src/ft/output/ft-output-commit.js';
+import type { FtDisk } from '../../../src/ft/disk-sync/disks.js';
 import { GatedNetBackend } from '../../../src/ft/output/gated-net-backend.js';
 import { GuestMemory } from '../../../src/memory/guest-memory.js';
 import { MigrationController } from '../../../src/migration/controller.js';
@@ -52,17 +53,24 @@ export interface FtPair {
   close(): Promise<void>;
 }
 
-export async function openPair(kvm: KvmSystem, fault?: Fault): Promise<FtPair> {
+/** Disks for both sides (test/ft/disk-sync): each side's FtDisks in block-device order. */
+export interface PairDisks {
+  primary: FtDisk[];
+  backup: FtDisk[];
+}
+
+/** `key`: both sides run with this -ft-key (the migration and the FT channel authenticate). */
+export async function openPair(kvm: KvmSystem, fault?: Fault, disks?: PairDisks, opts: { key?: Buffer } = {}): Promise<FtPair> {
   const primary = new FtTestPrimary(kvm);
   const backup = new TestDestinationMachine(kvm);
   const backupVm = new BackupVm();
-  const backupFt = new FtController(backupVm, () => {}, backupResources(new NoDisks()));
+  const backupFt = new FtController(backupVm, () => {}, backupResources(disks ? new FtBackupDisks(disks.backup.map((d) => d.image), false) : new NoDisks()));
   const notices: string[] = [];
   const cancelled: string[] = [];
   const port = await freePort();
   const pair: Partial<FtPair> & { cancelled: string[]; notices: string[] } = { cancelled, notices };
   const listener = await listenForMigration(backup, {
-    host: '127.0.0.1', port, notice: (l) => notices.push(l), idleTimeoutMs: 5_000,
+    host: '127.0.0.1', port, notice: (l) => notices.push(l), idleTimeoutMs: 5_000, key: opts.key,
     ft: {
       runBackup: (socket, ...rest) => {
         pair.backupSocket = socket;
@@ -76,6 +84,7 @@ export async function openPair(kvm: KvmSystem, fault?: Fault): Promise<FtPair> {
         );
       },
       isCancel: (e) => e instanceof FtCancelledError,
+      disks: disks?.backup,
       onCancelled: (reason) => cancelled.push(reason),
     },
   });
@@ -85,7 +94,9 @@ export async function openPair(kvm: KvmSystem, fault?: Fault): Promise<FtPair> {
   let gate!: GatedNetBackend;
   const net = new WatchedNet((epoch) => gate.mode === 'pass' || primaryFt.stats.ackedEpoch >= epoch);
   gate = new GatedNetBackend(net);
-  const primaryFt = new FtController(primary, () => {}, { machine: primary, outputs: new FtOutputCommit([gate], []), backupDisks: new NoDisks() });
+  const primaryFt = new FtController(primary, () => {}, {
+    machine: primary, outputs: new FtOutputCommit([gate], disks?.primary.map((d) => d.gate) ?? []), backupDisks: new NoDisks(), disks: disks?.primary, key: opts.key,
+  });
   primaryFt.adjustEpoch(TEST_EPOCH_US);
 
   // The guest "sends" a packet every millisecond; each remembers the epoch it belongs to.
@@ -131,8 +142,8 @@ export async function protect(pair: FtPair, how: 'controller' | 'outgoing'): Pro
     const stats = await c.start(`tcp:127.0.0.1:${port}`);
     assert.equal(stats.status, 'completed', stats.error);
   } else {
-    const m = new OutgoingMigration(pair.primary, { kind: 'tcp', host: '127.0.0.1', port }, { verify: false, downtimeLimitMs: 300, maxBandwidth: 2 ** 32, ft: true });
-    pair.primaryFt.prepareSync();
+    const diskCopy = pair.primaryFt.prepareSync();
+    const m = new OutgoingMigration(pair.primary, { kind: 'tcp', host: '127.0.0.1', port }, { verify: false, downtimeLimitMs: 300, maxBandwidth: 2 ** 32, ft: true, diskCopy, key: pair.primaryFt.key });
     await m.run();
     assert.equal(m.stats.status, 'completed', m.stats.error);
     assert.ok(m.handoff, 'the FT migration handed its connection over');

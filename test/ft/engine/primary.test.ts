@@ -272,3 +272,32 @@ test('an epoch carries the disk writes taken during its pause, discards first', 
   ]);
   assert.deepEqual(rig.channel.sent[1].diskOps, []);
 });
+
+test('a dirty set reaching the watermark ends the epoch early; every page still goes out', async (t) => {
+  const rig = primaryRig(t, 64);
+  rig.stats.epochUs = 50_000; // 50 ms epochs: only the watermark can end one within a few ms
+  rig.stats.watermarkPages = 8;
+  await rig.boundary(); // the epoch armed at start() runs out: re-armed with 50 ms
+  await drain(rig);
+  const before = rig.channel.sent.length;
+  for (let p = 0; p < 7; p++) rig.guest.write(p, 7);
+  t.mock.timers.tick(20);
+  await settle();
+  assert.equal(rig.channel.sent.length + rig.channel.queued.length, before, '7 pages: under the watermark, no boundary yet');
+  for (let p = 7; p < 20; p++) rig.guest.write(p, 8);
+  t.mock.timers.tick(10); // the next poll sees 20 ≥ 8
+  await drain(rig);
+  assert.equal(rig.channel.sent.length, before + 1, 'the epoch ended early');
+  assert.equal(rig.stats.earlyEpochs, 1);
+  assert.deepEqual([...rig.channel.sent.at(-1)!.pageNumbers], Array.from({ length: 20 }, (_, i) => i), 'the whole dirty set, not just the watermark');
+  rig.stats.watermarkPages = 0;
+  for (let p = 20; p < 60; p++) rig.guest.write(p, 9);
+  t.mock.timers.tick(30);
+  await drain(rig);
+  assert.equal(rig.channel.sent.length, before + 1, 'watermark off: the epoch runs its full length');
+  t.mock.timers.tick(30);
+  await drain(rig);
+  assert.equal(rig.channel.sent.length, before + 2);
+  assert.equal(rig.stats.earlyEpochs, 1);
+  assertEpochsRebuildRam(rig);
+});

@@ -78,6 +78,10 @@ test('cuju-migrate-cancel while megabytes of epochs are still on their way: the 
   // The proxy holds the FT channel for a while: epochs pile up in the socket buffers.
   const pair = await openPair(kvm!, { at: { direction: 'stream', part: 'commands', offset: 1_500_000 }, action: { kind: 'stall', ms: 300 } });
   try {
+    // 300 ms of silence is a lost primary under the default heartbeat (100 ms), and the
+    // backup would rightly fail over; this test is about CANCEL behind queued epochs.
+    pair.backupFt.setHeartbeat(10, 5000);
+    pair.primaryFt.setHeartbeat(10, 5000);
     await protect(pair, 'controller');
     await until(() => pair.proxy!.fired, 'the stall to begin', 20_000);
     await pair.primaryFt.cancel();

@@ -8,6 +8,7 @@
  * apply strictly in order. An epoch cut off by the primary's death is never applied.
  */
 import { EventEmitter } from 'node:events';
+import { FtStreamEndedError, FtWireError } from './wire/errors.js';
 import type { VcpuState } from '../kvm/state/vcpu-state.js';
 import type { VmState } from '../kvm/state/vm-state.js';
 import type { RestoreTarget } from '../snapshot/restore.js';
@@ -83,6 +84,13 @@ export class FtBackup extends EventEmitter {
         message = next;
       } catch (e) {
         this.channel.close();
+        // Damaged, forged or out-of-sequence data came from a sender that is alive (a dying
+        // primary leaves a closed or truncated stream, never a bad CRC). Taking over would
+        // put a second VM next to it; without a lease nothing else would stop that. So the
+        // backup stands down and the primary, seeing the connection end, runs on alone.
+        if (e instanceof FtWireError && !(e instanceof FtStreamEndedError)) {
+          return { kind: 'cancelled', reason: `the FT channel from the primary delivered bad data (${(e as Error).message}); a live primary sent it, so this backup stands down instead of taking over` };
+        }
         return { kind: 'failover', why: `primary lost: ${(e as Error).message}` };
       }
       if (message.type === 'cancel') {

@@ -16,3 +16,12 @@ export class FtAuthError extends FtWireError {
 export class FtPeerMismatchError extends FtWireError {
   override readonly name = 'FtPeerMismatchError';
 }
+
+/**
+ * The byte stream itself ended or failed (truncated inside a message, reset, read error):
+ * what a peer that died leaves behind, unlike damage (CRC, SHA-256, sequence, MAC), which
+ * only a live sender or the network can produce.
+ */
+export class FtStreamEndedError extends FtWireError {
+  override readonly name = 'FtStreamEndedError';
+}

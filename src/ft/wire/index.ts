@@ -1,5 +1,5 @@
 /** The fault-tolerance channel's wire format (docs/PROTOCOL.md, "Fault-tolerance channel"). */
-export { FtAuthError, FtPeerMismatchError, FtWireError } from './errors.js';
+export { FtAuthError, FtPeerMismatchError, FtStreamEndedError, FtWireError } from './errors.js';
 export { channelKeys, FRAME_TAG_SIZE, type ChannelKeys } from './frame-auth.js';
 export { FT_CHANNEL_VERSION, PAGE_SIZE, type FtRole } from './format.js';
 export type {

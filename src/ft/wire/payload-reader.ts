@@ -8,14 +8,14 @@ import { createHash, type Hash } from 'node:crypto';
 import { crc32Continue } from '../../snapshot/crc.js';
 import { SnapshotError } from '../../snapshot/errors.js';
 import type { ExactReader } from '../../snapshot/snapshot-parser.js';
-import { FtWireError } from './errors.js';
+import { FtStreamEndedError, FtWireError } from './errors.js';
 
 /** The stream's own errors (truncation, socket error, abort) as FtWireErrors. */
 export async function asWireError<T>(read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (e) {
-    if (e instanceof SnapshotError) throw new FtWireError(e.message);
+    if (e instanceof SnapshotError) throw new FtStreamEndedError(e.message);
     throw e;
   }
 }

@@ -43,7 +43,7 @@ export const PROCESS_OPTIONS: readonly OptionSpec[] = [
     arg: 'PERIOD[,timeout=T]',
     example: '10ms,timeout=100ms',
     group: FT,
-    help: 'primary/backup heartbeat period and the silence after which the peer is lost (default 10ms,timeout=100ms)',
+    help: 'primary/backup heartbeat period and the silence after which the peer is lost (default 50ms,timeout=500ms)',
     apply(state, value) {
       state.ft.heartbeat = parseHeartbeat(value);
     },

@@ -14,7 +14,7 @@ import { BackupVm, backupResources, NoDisks } from './ft-machines.js';
 const controller = (heartbeat?: { periodMs: number; timeoutMs: number }) =>
   new FtController(new BackupVm() as unknown as VmControl, () => {}, { ...backupResources(new NoDisks()), heartbeat });
 
-test('defaults 10 ms / 100 ms; -ft-heartbeat settings are taken; cuju-set-heartbeat changes them', () => {
+test('defaults 50 ms / 500 ms; -ft-heartbeat settings are taken; cuju-set-heartbeat changes them', () => {
   assert.deepEqual(controller().stats.liveness.heartbeat, DEFAULT_HEARTBEAT);
   const c = controller({ periodMs: 20, timeoutMs: 300 });
   assert.deepEqual(c.stats.liveness.heartbeat, { periodMs: 20, timeoutMs: 300 });
@@ -37,8 +37,8 @@ test('info ft and query-ft show the heartbeat and when the peer was last heard',
   const c = controller();
   c.stats.role = 'backup';
   c.stats.state = 'protected';
-  assert.match(formatInfoFt(c.stats), /\nheartbeat: every 10 ms, timeout 100 ms; nothing heard from the primary yet\n/);
-  assert.deepEqual(Object.entries(toQmpFtInfo(c.stats)).filter(([k]) => k.includes('heard') || k.startsWith('heartbeat')), [['heartbeat-period-ms', 10], ['heartbeat-timeout-ms', 100]]);
+  assert.match(formatInfoFt(c.stats), /\nheartbeat: every 50 ms, timeout 500 ms; nothing heard from the primary yet\n/);
+  assert.deepEqual(Object.entries(toQmpFtInfo(c.stats)).filter(([k]) => k.includes('heard') || k.startsWith('heartbeat')), [['heartbeat-period-ms', 50], ['heartbeat-timeout-ms', 500]]);
   c.stats.liveness.lastHeardAt = performance.now() - 42;
   assert.match(formatInfoFt(c.stats), /; last heard from the primary 4\d ms ago\n/);
   assert.ok(Math.abs((toQmpFtInfo(c.stats)['last-heard-ms-ago'] as number) - 42) < 10);

@@ -26,6 +26,9 @@ test('the FT link goes silent (partition, no close): the backup takes over by he
   // 400 KB into the FT channel: a few epochs in, mid-epoch.
   const pair = await openPair(kvm!, { at: { direction: 'stream', part: 'commands', offset: 400_000 }, action: { kind: 'partition' } });
   try {
+    // Tighter than the default (50 ms / 500 ms): the bounds below are about the mechanism.
+    pair.primaryFt.setHeartbeat(10, 100);
+    pair.backupFt.setHeartbeat(10, 100);
     await protect(pair, 'outgoing');
     await until(() => pair.proxy!.fired, 'the partition', 20_000);
     const t0 = performance.now();

@@ -99,13 +99,31 @@ export class StreamMacWriter extends Writable {
  * tail of the last chunk pulled), so each chunk is MACed only once the next one is
  * pulled, and the last one without `rest`.
  */
+/**
+ * Destination side, before the snapshot stream: an exact-length reader whose bytes also
+ * go into the stream's MAC (the FT disk copy runs between the handshake and the RAM, and
+ * the MAC must cover it too). Hand `hmac` to the StreamMacReader that follows.
+ */
+export function macTee(read: (n: number, what: string) => Promise<Uint8Array>, session: Uint8Array): { read: (n: number, what: string) => Promise<Uint8Array>; hmac: Hmac } {
+  const hmac = createHmac('sha256', session);
+  return {
+    hmac,
+    read: async (n, what) => {
+      const b = await read(n, what);
+      hmac.update(b);
+      return b;
+    },
+  };
+}
+
 export class StreamMacReader {
   private readonly hmac: Hmac;
   private held?: Uint8Array;
   private readonly source: AsyncIterator<unknown>;
 
-  constructor(private readonly socket: import('node:net').Socket, session: Uint8Array) {
-    this.hmac = createHmac('sha256', session);
+  /** `hmac`: one that already took the bytes before the snapshot stream (the disk copy: macTee). */
+  constructor(private readonly socket: import('node:net').Socket, session: Uint8Array, hmac: Hmac = createHmac('sha256', session)) {
+    this.hmac = hmac;
     this.source = socket.iterator({ destroyOnReturn: false });
   }
 

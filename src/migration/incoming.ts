@@ -10,7 +10,7 @@ import { restoreFromStream } from '../snapshot/stream-restore.js';
 import { MigrationProtocolError } from './errors.js';
 import { LineChannel } from './line-channel.js';
 import { hashDeviceStates, hashRam } from './verify.js';
-import { COMMAND_REFUSED, commandMacMatches, MigrationAuthError, StreamMacReader } from './auth.js';
+import { COMMAND_REFUSED, commandMacMatches, macTee, MigrationAuthError, StreamMacReader } from './auth.js';
 import { authenticateSource } from './auth-handshake.js';
 import { decodeHello, encodeLine, HELLO_SIZE, parseCommand } from './wire.js';
 import { receiveDiskCopy } from '../ft/disk-sync/receiver.js';
@@ -162,14 +162,17 @@ async function receive(machine: IncomingMachine, socket: Socket, idleTimeoutMs: 
     const session = await authenticateSource(socket, hello, helloBytes, key, (n, what) => readExact(socket, n, HELLO_TIMEOUT_MS, what));
     if (hello.ft && !ft) throw new MigrationProtocolError('this destination is not a fault-tolerance backup: start it with -incoming tcp:0:PORT,ft_mode');
     // The primary's replicated disks, copied into ours before the RAM (src/ft/disk-sync).
-    if (hello.diskCopy) await receiveDiskCopy(socketExactReader(socket), ft?.disks ?? []);
+    // With -ft-key its bytes go into the stream MAC, checked with the go/ft command: a backup
+    // never runs (or serves as a backup) from a disk copy it cannot prove is the primary's.
+    const tee = session ? macTee(socketExactReader(socket), session) : undefined;
+    if (hello.diskCopy) await receiveDiskCopy(tee?.read ?? socketExactReader(socket), ft?.disks ?? []);
     let tookOver = false;
     await machine.startFromState(async (target, expected) => {
       // Devices are restored only on 'go': a restored NIC starts receiving from its tap,
       // which would change guest RAM before the verify hash and before the VM is ours.
       const deferred: { ordinal: number; device: DeviceDescription; state: unknown }[] = [];
       const holding: RestoreTarget = { ...target, restoreDevice: (ordinal, device, state) => { deferred.push({ ordinal, device, state }); } };
-      const macReader = session ? new StreamMacReader(socket, session) : undefined;
+      const macReader = session ? new StreamMacReader(socket, session, tee?.hmac) : undefined;
       const result = await restoreFromStream(macReader?.chunks() ?? socket, expected, holding, { trailing: 'allow' });
       const streamMac = macReader?.finish(result.rest);
       channel = new LineChannel(socket, result.rest);

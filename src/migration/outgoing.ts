@@ -211,7 +211,8 @@ export class OutgoingMigration extends EventEmitter {
     try {
       this.stats.setupTimeMs = performance.now() - this.started;
       this.setStatus('active');
-      if (diskCopy) await failWith(diskCopy.send(limiter, (this.stats.disk = emptyDiskCopyStats()), this.abort.signal));
+      // Through the MAC writer too: with -ft-key the stream MAC covers the disk copy.
+      if (diskCopy) await failWith(diskCopy.send(macWriter ?? limiter, (this.stats.disk = emptyDiskCopyStats()), this.abort.signal));
       this.checkCancelled();
       let passStart = performance.now();
       let passBytes = writer.bytesWritten;

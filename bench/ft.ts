@@ -56,6 +56,8 @@ const UNPROTECTED_MS = envInt('BENCH_FT_UNPROTECTED_S', 5) * 1000;
 const SETTLE_MS = envInt('BENCH_FT_SETTLE_MS', 1500);
 const RTT_COUNT = envInt('BENCH_FT_RTT', 200);
 const FAILOVERS = envInt('BENCH_FT_FAILOVERS', 3);
+/** Failover runs with a frozen (SIGSTOP) primary: only the heartbeat timeout finds it. */
+const SILENT_FAILOVERS = envInt('BENCH_FT_SILENT', 2);
 const TRACE = process.env.BENCH_FT_TRACE !== '0';
 /** The client talks for this long in a failover run; the kill comes KILL_AFTER_MS after it connected. */
 const FAILOVER_CLIENT_S = 6;
@@ -147,8 +149,11 @@ async function unprotectedRate(primary: MigratingVm, rate: number): Promise<numb
   return achieved;
 }
 
-/** A fresh protected pair; the client talks back to back; kill -9 of the primary. */
-async function failoverRun(net: TestNetwork, index: number): Promise<FailoverResult> {
+/**
+ * A fresh protected pair; the client talks back to back; kill -9 of the primary (its
+ * connection closes), or SIGSTOP (nothing closes: the backup's heartbeat timeout decides).
+ */
+async function failoverRun(net: TestNetwork, index: number, how: 'kill -9' | 'SIGSTOP'): Promise<FailoverResult> {
   const primary = await startPrimary(net, false);
   let backup: Backup | undefined;
   try {
@@ -159,8 +164,9 @@ async function failoverRun(net: TestNetwork, index: number): Promise<FailoverRes
     await sleep(KILL_AFTER_MS);
     const info = await queryFt(primary);
     if (info.state !== 'protected' || info['acked-epoch'] < 1) throw new Error(`failover run ${index}: the primary is not protected (${JSON.stringify(info)})`);
+    const heartbeatTimeoutMs = (await queryFt(backup.vm))['heartbeat-timeout-ms'];
     const killAt = wallMs();
-    primary.vm.child.kill('SIGKILL');
+    primary.vm.child.kill(how === 'kill -9' ? 'SIGKILL' : 'SIGSTOP');
     const r = await client.json<{ replies: [number, number, number][]; error: string | null }>(120_000);
     const tookOverMs = backup.tookOverAt === undefined ? undefined : backup.tookOverAt - killAt;
     // A reply that arrived before the backup said it took over left the primary before it died.
@@ -170,6 +176,7 @@ async function failoverRun(net: TestNetwork, index: number): Promise<FailoverRes
     await sleep(300); // the backup trace's lines
     const bt = parseBackupTrace(backup.vm.vm.stderr);
     const result: FailoverResult = {
+      how, heartbeatTimeoutMs,
       lostMs: bt.lostAt === undefined ? undefined : bt.lostAt - killAt,
       takeOverMs: bt.takeOverUs === undefined ? undefined : bt.takeOverUs / 1000,
       tookOverMs,
@@ -180,7 +187,7 @@ async function failoverRun(net: TestNetwork, index: number): Promise<FailoverRes
       error: r.error ?? (first ? undefined : 'no answer after the kill'),
     };
     const state = await queryFt(backup.vm).catch((e: Error) => ({ state: `query-ft failed: ${e.message}` }) as FtInfo);
-    log(`failover ${index}: loss seen after ${result.lostMs?.toFixed(1)} ms, took over after ${tookOverMs?.toFixed(1)} ms, first answer after ${result.firstAnswerMs?.toFixed(1)} ms ` +
+    log(`failover ${index} (${how}): loss seen after ${result.lostMs?.toFixed(1)} ms, took over after ${tookOverMs?.toFixed(1)} ms, first answer after ${result.firstAnswerMs?.toFixed(1)} ms ` +
       `(${before.length} answers before the kill, ${r.replies.length - before.length} after; backup ${state.state}; ${result.error ?? 'connection carried on'})`);
     return result;
   } finally {
@@ -235,7 +242,8 @@ async function main(): Promise<void> {
       await primary.kill();
 
       const failovers: FailoverResult[] = [];
-      for (let i = 1; i <= FAILOVERS; i++) failovers.push(await failoverRun(net, i));
+      for (let i = 1; i <= FAILOVERS; i++) failovers.push(await failoverRun(net, i, 'kill -9'));
+      for (let i = 1; i <= SILENT_FAILOVERS; i++) failovers.push(await failoverRun(net, FAILOVERS + i, 'SIGSTOP'));
 
       const max = memory.max ?? { backup: residentMemory(backup.pid), primary: residentMemory(primary.vm.child.pid!) };
       const memoryResult: MemoryResult = { guestBytes: GUEST_MIB * MiB, backupAfterSync, ...max };

@@ -32,6 +32,7 @@ export interface FtInfo {
   'total-bytes': number;
   'pause-us-p50': number;
   'pause-us-p99': number;
+  'heartbeat-timeout-ms': number;
   'held-packets': number;
   reason?: string;
 }

@@ -109,7 +109,7 @@ function results(over: Partial<Results> = {}): Results {
     date: '2026-11-26', epochUs: 5000, protectMs: 3000,
     dirty: [dirty(undefined, 3, 300), dirty(100, 110, 500), dirty(1000, 1080, 900), dirty(5000, 2000, 4000)],
     rtt: { unprotected: [10, 11, 12], protected: [15, 16, 17], epochUs: 5000 },
-    failovers: [{ tookOverMs: 5, firstAnswerMs: 40, survived: true }, { tookOverMs: 6, firstAnswerMs: 60, survived: true }, { tookOverMs: 7, firstAnswerMs: 250, survived: true }],
+    failovers: [{ how: 'kill -9', heartbeatTimeoutMs: 500, tookOverMs: 5, firstAnswerMs: 40, survived: true }, { how: 'kill -9', heartbeatTimeoutMs: 500, tookOverMs: 6, firstAnswerMs: 60, survived: true }, { how: 'kill -9', heartbeatTimeoutMs: 500, tookOverMs: 7, firstAnswerMs: 250, survived: true }],
     memory: { guestBytes: 128 * 1048576, backupAfterSync: 140 * 1048576, backup: { rss: 140 * 1048576, anon: 0, file: 0, shmem: 0 }, primary: { rss: 190 * 1048576, anon: 0, file: 0, shmem: 0 } },
     ...over,
   };
@@ -117,22 +117,34 @@ function results(over: Partial<Results> = {}): Results {
 
 test('targets: the 1,000-page row is the one nearest 1,000 measured pages; each verdict follows its limit', () => {
   const t = targets(results());
-  assert.equal(t.length, 4);
+  assert.equal(t.length, 5);
   assert.match(t[0].measured, /900 µs at 1,080 pages/);
   assert.equal(t[0].met, true);
   assert.equal(t[1].met, true, 'added 5 ms ≤ 7 ms');
   assert.equal(t[2].met, true, 'median of 40, 60, 250 ms is 60');
-  assert.equal(t[3].met, true, '140 MiB ≤ 147.2 MiB');
+  assert.equal(t[3].met, undefined, 'no SIGSTOP runs: not measured');
+  assert.equal(t[4].met, true, '140 MiB ≤ 147.2 MiB');
 
   const worse = targets(results({
     dirty: [dirty(1000, 990, 1500)],
     rtt: { unprotected: [10], protected: [18], epochUs: 5000 },
-    failovers: [{ tookOverMs: 5, firstAnswerMs: 40, survived: true }, { survived: false, error: 'closed by the peer' }],
+    failovers: [{ how: 'kill -9', heartbeatTimeoutMs: 500, tookOverMs: 5, firstAnswerMs: 40, survived: true }, { how: 'kill -9', heartbeatTimeoutMs: 500, survived: false, error: 'closed by the peer' }],
     memory: { guestBytes: 128 * 1048576, backupAfterSync: 140 * 1048576, backup: { rss: 150 * 1048576, anon: 0, file: 0, shmem: 0 }, primary: { rss: 0, anon: 0, file: 0, shmem: 0 } },
   }));
-  assert.deepEqual(worse.map((r) => r.met), [false, false, false, false]);
+  assert.deepEqual(worse.map((r) => r.met), [false, false, false, undefined, false]);
   assert.match(worse[2].measured, /1 of 2 broken/);
   assert.equal(targets(results({ dirty: [] }))[0].met, undefined);
+});
+
+test('targets: a silent (SIGSTOP) primary is judged by when the loss was seen against the heartbeat timeout, apart from kill -9 runs', () => {
+  const kill = { how: 'kill -9' as const, heartbeatTimeoutMs: 500, tookOverMs: 5, firstAnswerMs: 40, survived: true };
+  const stop = (lostMs: number, survived = true) => ({ how: 'SIGSTOP' as const, heartbeatTimeoutMs: 500, lostMs, tookOverMs: lostMs + 20, firstAnswerMs: lostMs + 300, survived });
+  const ok = targets(results({ failovers: [kill, stop(530), stop(610)] }));
+  assert.equal(ok[2].met, true, 'the kill -9 median ignores the slower SIGSTOP runs');
+  assert.equal(ok[3].met, true);
+  assert.match(ok[3].measured, /30\.0, 110\.0 ms after the timeout/);
+  assert.equal(targets(results({ failovers: [kill, stop(900)] }))[3].met, false, '400 ms late');
+  assert.equal(targets(results({ failovers: [kill, stop(520, false)] }))[3].met, false, 'the connection broke');
 });
 
 test('the full report has every table', () => {

@@ -52,6 +52,8 @@ export class FtBackup extends EventEmitter {
   private committed = 0;
   private released = 0;
   private takeOverNow?: (why: string) => void;
+  /** cuju-failover came: the loop stops waiting for the primary. */
+  private forcedWhy?: string;
   /** Shared disks: writes of epochs the primary has not confirmed released, oldest first. */
   private unreleased: { epoch: number; writes: DiskWrite[]; discards: DiskDiscard[] }[] = [];
 
@@ -70,13 +72,21 @@ export class FtBackup extends EventEmitter {
 
   /** Receives epochs until the primary is gone (failover) or cancels protection. */
   async run(): Promise<BackupOutcome> {
-    const forced = new Promise<BackupOutcome>((resolve) => {
-      this.takeOverNow = (why) => resolve({ kind: 'failover', why });
-    });
     for (;;) {
       let message: BackupMessage;
       try {
-        const next = await Promise.race([this.channel.next(), forced]);
+        if (this.forcedWhy !== undefined) {
+          this.channel.close();
+          return { kind: 'failover', why: this.forcedWhy };
+        }
+        // A promise per wait, not Promise.race against one long-lived "forced" promise:
+        // each race would leave a reaction on it holding that race's result (an epoch)
+        // for as long as the backup runs.
+        const next = await new Promise<BackupMessage | BackupOutcome>((resolve, reject) => {
+          this.takeOverNow = (why) => resolve({ kind: 'failover', why });
+          this.channel.next().then(resolve, reject);
+        });
+        this.takeOverNow = undefined;
         if ('kind' in next) {
           this.channel.close();
           return next;
@@ -127,6 +137,7 @@ export class FtBackup extends EventEmitter {
 
   /** cuju-failover: stop waiting for the primary and take over with the last committed epoch. */
   forceFailover(why = 'failover requested on the monitor'): void {
+    this.forcedWhy ??= why;
     this.takeOverNow?.(why);
   }
 

@@ -143,15 +143,16 @@ export function backupChannel(socket: Socket, opened: OpenedChannel): BackupChan
   socket.on('error', () => {}); // reaches next() as a rejection
   const { watch } = opened;
   // A silent primary rejects the next() that waits (and every later one): failover.
+  // Not Promise.race against one long-lived "silent" promise: every race adds a reaction
+  // to it that keeps that race's result, the whole epoch, alive until the channel ends
+  // (the backup's memory grew by every epoch it received).
   let silence: Error | undefined;
-  let onSilent: (e: Error) => void = () => {};
-  const silent = new Promise<never>((_, reject) => { onSilent = reject; });
-  silent.catch(() => {});
+  let onSilent: ((e: Error) => void) | undefined;
   watch.start({
     beat: () => sendHeartbeat(opened),
     silent: (why) => {
       silence = new Error(why);
-      onSilent(silence);
+      onSilent?.(silence);
       socket.destroy();
     },
   });
@@ -169,9 +170,12 @@ export function backupChannel(socket: Socket, opened: OpenedChannel): BackupChan
     }
   };
   return {
-    async next(): Promise<BackupMessage> {
-      if (silence) throw silence;
-      return Promise.race([read(), silent]);
+    next(): Promise<BackupMessage> {
+      if (silence) return Promise.reject(silence);
+      return new Promise<BackupMessage>((resolve, reject) => {
+        onSilent = reject;
+        read().then(resolve, reject).finally(() => { if (onSilent === reject) onSilent = undefined; });
+      });
     },
     sendAck: (epoch) => { void opened.writer.send({ type: 'ack', epoch }).catch(() => {}); },
     sendVerifyResult: (result) => { void opened.writer.send({ type: 'verify-result', result }).catch(() => {}); },

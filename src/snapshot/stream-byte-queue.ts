@@ -21,8 +21,8 @@ export class StreamByteQueue implements ExactReader {
   private head = 0;
   private buffered = 0;
   private ended = false;
-  /** Rejects when the signal aborts; raced against every pending read. */
-  private aborted?: Promise<never>;
+  /** Rejects the read waiting when the signal aborts (one callback per read: see pull()). */
+  private rejectWaiting?: (e: Error) => void;
   private onAbort?: () => void;
 
   /**
@@ -31,10 +31,7 @@ export class StreamByteQueue implements ExactReader {
    */
   constructor(private readonly chunkSource: AsyncIterator<unknown>, readonly name: string, private readonly signal?: AbortSignal) {
     if (signal) {
-      let reject!: (e: Error) => void;
-      this.aborted = new Promise<never>((_, r) => { reject = r; });
-      this.aborted.catch(() => {}); // rejected while no read waits on it: not an error by itself
-      this.onAbort = () => reject(this.abortError());
+      this.onAbort = () => this.rejectWaiting?.(this.abortError());
       signal.addEventListener('abort', this.onAbort, { once: true });
     }
   }
@@ -57,7 +54,12 @@ export class StreamByteQueue implements ExactReader {
     let result: IteratorResult<unknown>;
     try {
       const next = this.chunkSource.next();
-      result = await (this.aborted ? Promise.race([next, this.aborted]) : next);
+      // Not Promise.race against one long-lived "aborted" promise: every race would leave a
+      // reaction on it holding that chunk until the stream ends (the whole stream, in memory).
+      result = await (this.signal ? new Promise<IteratorResult<unknown>>((resolve, reject) => {
+        this.rejectWaiting = reject;
+        next.then(resolve, reject);
+      }).finally(() => { this.rejectWaiting = undefined; }) : next);
     } catch (e) {
       if (e instanceof SnapshotError) throw e;
       throw new SnapshotError(`reading ${this.name} failed after ${this.offset + this.buffered} bytes: ${(e as Error)?.message ?? String(e)}`);

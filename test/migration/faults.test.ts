@@ -10,6 +10,7 @@ import { kvmSkipReason } from '../helpers/kvm.js';
 import { runFaultCase, type FaultCase } from './fault-run.js';
 import { describeFault, type Fault, type FaultAction, type FaultPoint } from './proxy.js';
 import type { PartKind } from './stream-map.js';
+import { SeededRandom } from '../helpers/seeded-random.js';
 
 const skip = kvmSkipReason();
 const opts = { skip, timeout: 30_000 };
@@ -18,18 +19,9 @@ after(() => kvm?.close());
 
 const SEED = Number(process.env.MIGRATION_FAULT_SEED ?? Date.now() % 1_000_000);
 
-/** mulberry32: small, seedable, good enough to pick byte offsets. */
-function seeded(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
-const random = seeded(SEED);
+/** A whole number in [0, n), from the printed seed (the same mulberry32 sequence as before). */
+const rng = new SeededRandom(SEED);
+const random = (n: number): number => Math.floor(rng.next() * n);
 
 /** Upper bounds for a random offset inside each part (offsets past a part's end are clamped to its last byte). */
 const PART_SIZE: Record<PartKind, number> = {

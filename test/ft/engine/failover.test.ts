@@ -16,6 +16,7 @@ import { kvmSkipReason } from '../../helpers/kvm.js';
 import { until } from '../../migration/harness.js';
 import { describeFault, type Fault, type FaultAction } from '../../migration/proxy.js';
 import { assertPrimaryRunsOnUnprotected, assertTookOver, openPair, protect, TEST_EPOCH_US, untilAcked } from './ft-pair.js';
+import { SeededRandom } from '../../helpers/seeded-random.js';
 
 const skip = kvmSkipReason();
 const opts = { skip, timeout: 60_000 };
@@ -24,18 +25,9 @@ after(() => kvm?.close());
 
 const SEED = Number(process.env.FT_FAULT_SEED ?? Date.now() % 1_000_000);
 
-/** mulberry32, as test/migration/faults.test.ts. */
-function seeded(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * n);
-  };
-}
-const random = seeded(SEED);
+/** A whole number in [0, n), from the printed seed (the same mulberry32 sequence as before). */
+const rng = new SeededRandom(SEED);
+const random = (n: number): number => Math.floor(rng.next() * n);
 
 const KILL_ROUNDS = 5;
 

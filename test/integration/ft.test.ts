@@ -8,22 +8,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { BOOT_TIMEOUT_MS, GuestVm, guestSkipReason } from '../helpers/guest-vm.js';
 import { NIC_RECIPE, guestFromSnapshot, recipeArgs } from '../helpers/guest-snapshot.js';
 import { hmp } from '../helpers/hmp.js';
 import { netnsSkipReason, withTestNetwork, type TestNetwork } from '../helpers/netns.js';
+import { freePort } from '../helpers/free-port.js';
 
 const skip = guestSkipReason() || netnsSkipReason();
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** The guest's service: a counter in a shell's memory, one line in, the next number out. */
 const SERVE = "printf 'i=0\\nwhile read l; do i=$((i+1)); echo $i; done\\n' > /tmp/counter.sh && (nc -l -p 7000 -e sh /tmp/counter.sh &) && echo serving";

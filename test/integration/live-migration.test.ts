@@ -6,23 +6,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { BOOT_TIMEOUT_MS, GuestVm, guestSkipReason } from '../helpers/guest-vm.js';
 import { NIC_RECIPE, SHELL_RECIPE, guestFromSnapshot, recipeArgs } from '../helpers/guest-snapshot.js';
 import { hmp } from '../helpers/hmp.js';
 import { netnsSkipReason, withTestNetwork } from '../helpers/netns.js';
+import { freePort } from '../helpers/free-port.js';
 
 const skip = guestSkipReason() || netnsSkipReason();
 
 /** A TCP port free on loopback right now. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Runs in the client namespace: sends a numbered line every 100 ms for `seconds`,

@@ -1,22 +1,13 @@
 /** Shared steps of the KVM migration tests: ports, waiting, and the "nothing harmed" checks. */
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { listenForMigration, type IncomingListener } from '../../src/migration/incoming.js';
 import type { MigrationStats } from '../../src/migration/status.js';
 import { checkSweepInvariant } from './sweep-guest.js';
 import type { TestDestinationMachine, TestSourceMachine } from './test-machines.js';
 
-export async function freePort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
+import { freePort } from '../helpers/free-port.js';
+export { freePort };
 
 export interface Destination {
   port: number;

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { ConsoleProcess, killOnExit } from './console-process.js';
 import { CUJU, INITRD, KERNEL, type GuestOptions } from './guest-vm.js';
 import { hmp } from './hmp.js';
+import { shellCommand, shellResult } from './shell-command.js';
 
 export interface FtVmOptions extends GuestOptions {
   /** Names the VM in errors and reports ('primary', 'backup'). */
@@ -69,13 +70,10 @@ export class FtVm {
 
   /** Runs a shell command in the guest (see GuestVm.run). */
   async run(cmd: string, timeoutMs = 120_000): Promise<{ out: string; status: number }> {
-    const id = `${++this.seq}_${process.pid}`;
-    const start = `__CUJU_START_${id}__`;
-    const end = `__CUJU_END_${id}__`;
     const from = this.output.length;
-    this.console.write(`printf '%s\\n' ${start}; ${cmd}; printf '\\n%s %s\\n' ${end} $?\n`);
-    const m = await this.waitFor(new RegExp(`\\n${start}\\r?\\n([\\s\\S]*?)\\r?\\n${end} (\\d+)`), timeoutMs, from);
-    return { out: m[1].replace(/\r/g, ''), status: Number(m[2]) };
+    const c = shellCommand(`${++this.seq}_${process.pid}`, cmd);
+    this.console.write(c.line);
+    return shellResult(await this.waitFor(c.pattern, timeoutMs, from));
   }
 
   /** An HMP command's output, or the error that stopped it (a dead or stopped VMM). */

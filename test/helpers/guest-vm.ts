@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConsoleProcess, killOnExit } from './console-process.js';
 import { kvmSkipReason } from './kvm.js';
+import { shellCommand, shellResult } from './shell-command.js';
 
 export const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
 export const KERNEL = join(ROOT, 'guest/out/bzImage');
@@ -87,17 +88,10 @@ export class GuestVm {
 
   /** Runs a shell command in the guest; resolves with its output and exit status. */
   async run(cmd: string, timeoutMs = 120_000): Promise<{ out: string; status: number }> {
-    const id = `${++this.seq}_${process.pid}`;
-    const start = `__CUJU_START_${id}__`;
-    const end = `__CUJU_END_${id}__`;
     const from = this.output.length;
-    // The markers are printed, not just echoed: the tty echo of the typed line (twice if
-    // typed while the shell was still starting, possibly wrapped) never matches them,
-    // because there they are followed by ';' or ' $?'. printf's arguments are expanded
-    // before it runs, so $? is the command's status.
-    this.console.write(`printf '%s\\n' ${start}; ${cmd}; printf '\\n%s %s\\n' ${end} $?\n`);
-    const m = await this.waitFor(new RegExp(`\\n${start}\\r?\\n([\\s\\S]*?)\\r?\\n${end} (\\d+)`), timeoutMs, from);
-    return { out: m[1].replace(/\r/g, ''), status: Number(m[2]) };
+    const c = shellCommand(`${++this.seq}_${process.pid}`, cmd);
+    this.console.write(c.line);
+    return shellResult(await this.waitFor(c.pattern, timeoutMs, from));
   }
 
   async kill(): Promise<void> {

@@ -224,7 +224,9 @@ test('primary and backup must name the same lease', opts, async () => {
   const pair = await openPair(kvm!);
   const lease = new FtLease(new FileLeaseStore(join(dir, 'a.lease')), { ttlMs: TTL });
   pair.primaryFt.useLease(lease, [pair.gate]);
-  pair.backupFt.useLease(new FtLease(new FileLeaseStore(join(dir, 'b.lease')), { ttlMs: TTL }), []);
+  // Stopped at the end too: a lease still at work writes into `dir` while it is removed.
+  const backupLease = new FtLease(new FileLeaseStore(join(dir, 'b.lease')), { ttlMs: TTL });
+  pair.backupFt.useLease(backupLease, []);
   try {
     await assert.rejects(protect(pair, 'outgoing'), /FT split-brain lease mismatch: the backup's VM has no split-brain lease, this primary's lease id [0-9a-f]{16} \(give both sides -ft-lease naming the same lease file, or neither\)/);
     await until(() => pair.backupResult !== undefined, 'the backup to give up');
@@ -232,6 +234,7 @@ test('primary and backup must name the same lease', opts, async () => {
     assert.equal(pair.backup.started, false);
   } finally {
     lease.stop();
+    backupLease.stop();
     await pair.close();
     rmSync(dir, { recursive: true, force: true });
   }

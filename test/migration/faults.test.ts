@@ -35,6 +35,15 @@ function at(part: PartKind, extra: Partial<FaultPoint> = {}): FaultPoint {
   return { direction: part === 'reply' ? 'replies' : 'stream', part, offset: random(PART_SIZE[part]), ...extra };
 }
 
+const SECTION_PARTS: ReadonlySet<PartKind> = new Set(['memory', 'vcpu', 'vm', 'device', 'end']);
+const LENGTH_FIELD = { from: 8, to: 16 };
+
+/** Moves an offset that falls on a section's payload length field to the byte after it. */
+function skipSectionLength(point: FaultPoint): FaultPoint {
+  const onLength = SECTION_PARTS.has(point.part) && point.offset >= LENGTH_FIELD.from && point.offset < LENGTH_FIELD.to;
+  return onLength ? { ...point, offset: LENGTH_FIELD.to } : point;
+}
+
 function fault(action: FaultAction, point: FaultPoint): Fault {
   return { at: point, action };
 }
@@ -65,9 +74,13 @@ add(fault({ kind: 'truncate' }, at('hello')), /./, /^incoming migration failed: 
 add(fault({ kind: 'corrupt' }, { ...at('hello'), offset: random(8) }), /^the destination (refused the migration|could not load the VM): the incoming connection is not a cuju migration \(bad hello\)$/);
 add(fault({ kind: 'corrupt', xor: 0x03 }, { ...at('hello'), offset: 8 }), /^the destination (refused the migration|could not load the VM): the source speaks migration protocol version 2, this cuju speaks 1: use the same cuju version on both hosts$/);
 add(fault({ kind: 'corrupt', xor: 0x10 }, { ...at('hello'), offset: 12 }), /^the destination (refused the migration|could not load the VM): the source asked for unknown migration options \(flags 0x11\)$/);
+// A section frame's payload length (bytes 8..15) is left out here: made larger, it can
+// ask for more bytes than the stream has left, which is the idle-timeout case below.
 for (const point of [at('header'), at('memory', { index: 0 }), at('memory', { index: 2 }), at('vcpu'), at('vm'), at('device'), at('end'), at('trailer')]) {
-  add(fault({ kind: 'corrupt', xor: 1 << random(8) }, point), /^the destination (refused the migration|could not load the VM): /);
+  add(fault({ kind: 'corrupt', xor: 1 << random(8) }, skipSectionLength(point)), /^the destination (refused the migration|could not load the VM): /);
 }
+// Its length made absurd (top bit of the u64): refused on the limit, before any waiting.
+add(fault({ kind: 'corrupt', xor: 0x80 }, { direction: 'stream', part: 'vcpu', offset: 15 }), /^the destination (refused the migration|could not load the VM): /);
 // Damage to the destination's 'loaded' reply (a hash digit, the JSON): the source refuses to go on.
 add(fault({ kind: 'corrupt', xor: 0x01 }, { ...at('reply', { index: 0 }), offset: 40 + random(60) }), /verify failed|does not understand|malformed/);
 

@@ -97,7 +97,7 @@ async function run(argv: string[]): Promise<void> {
   });
   registerMigrationCommands();
   registerFtCommands();
-  new MigrationController(machine, say);
+  const migration = new MigrationController(machine, say);
   // The disks as the initial disk copy of a fault-tolerance migration sees them, both roles.
   const disks = ftDisks(devices.ft.diskIds, devices.ft.disks, devices.ft.images);
   const outputs = new FtOutputCommit(devices.ft.nets, devices.ft.disks, (e) => say(`warning: fault tolerance: ${e.message}`));
@@ -108,6 +108,8 @@ async function run(argv: string[]): Promise<void> {
     disks,
     heartbeat: config.ft.heartbeat,
     key: config.ft.key,
+    standby: config.ft.standby,
+    pairStandby: (uri) => migration.pairFtBackup(uri),
   });
   // Everything that can fail on user input is opened before the guest starts.
   // The split-brain lease (-ft-lease, or next to a share-rw image): src/ft/lease.
@@ -145,6 +147,7 @@ async function run(argv: string[]): Promise<void> {
   });
   machine.on('exit', (code: number) => {
     lease?.stop();
+    ft.standby.stop();
     // Let monitors flush the SHUTDOWN event and remove their sockets before the process ends.
     void Promise.allSettled([serial?.close(), monitors.close(), devices.close()]).finally(() => {
       if (config.pidfile) rmSync(config.pidfile, { force: true });

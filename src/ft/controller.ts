@@ -25,6 +25,7 @@ import type { VerifyResult } from './wire/index.js';
 import type { FtLease } from './lease/ft-lease.js';
 import { SplitBrainGuard } from './lease/split-brain-guard.js';
 import type { OutputPermitTarget } from './output/output-permit.js';
+import { StandbyReprotector, type StandbyBlock } from './standby.js';
 
 /** The primary told this backup to stop protecting: it exits cleanly. */
 export class FtCancelledError extends Error {
@@ -48,6 +49,10 @@ export interface FtResources {
   heartbeat?: HeartbeatSettings;
   /** -ft-key's shared key: migrations to and from this VMM authenticate (src/migration/auth.ts). */
   key?: Buffer;
+  /** -ft-standby: where to re-protect the VM automatically (standby.ts). */
+  standby?: string;
+  /** `migrate -c uri` on this VM (MigrationController.pairFtBackup): why it failed, or undefined once protected. */
+  pairStandby?(uri: string): Promise<string | undefined>;
 }
 
 /** Epoch lengths cuju-adjust-epoch accepts, µs. */
@@ -89,10 +94,46 @@ export class FtController {
   /** Split-brain arbitration (src/ft/lease); without a lease protection runs as before and says so. */
   private readonly splitBrain: SplitBrainGuard;
 
+  /** Automatic re-protection (-ft-standby, cuju-set-standby). */
+  readonly standby: StandbyReprotector;
+
   constructor(readonly vm: VmControl, readonly log: (line: string) => void, private readonly resources: FtResources) {
     controllers.set(vm, this);
     if (resources.heartbeat) this.setHeartbeat(resources.heartbeat.periodMs, resources.heartbeat.timeoutMs);
     this.splitBrain = new SplitBrainGuard({ vm, log, stats: this.stats, endProtection: (reason) => this.primary?.cancel(reason) ?? Promise.resolve() });
+    const pair = resources.pairStandby;
+    this.standby = new StandbyReprotector({
+      pair: pair ? (uri) => pair(uri) : () => Promise.resolve('this VMM cannot start a migration'),
+      blocked: () => this.standbyBlocked(),
+      log,
+    }, resources.standby);
+    this.stats.standby = () => this.standby.status();
+  }
+
+  /** cuju-set-standby: a new standby address, or none. */
+  setStandby(uri: string | undefined): void {
+    this.standby.set(uri, this.runsUnprotected());
+  }
+
+  /** The VM runs here, without a backup, after having had one. */
+  private runsUnprotected(): boolean {
+    return !this.backup && (this.stats.state === 'unprotected' || this.stats.state === 'active');
+  }
+
+  /** Why automatic re-protection may not start now (standby.ts). */
+  private standbyBlocked(): StandbyBlock | undefined {
+    const { state } = this.stats;
+    if (this.primary || state === 'protected') return { why: 'the VM is protected again', final: true };
+    if (state === 'off') return { why: 'protection was ended on purpose (cuju-migrate-cancel)', final: true };
+    if (state === 'fenced') return { why: 'this VMM was fenced by the split-brain lease', final: true };
+    if (this.backup || state === 'waiting') return { why: 'this VMM is a backup', final: true };
+    // A pairing typed by hand is under way: if it fails, the next attempt is ours.
+    if (state === 'syncing') return { why: 'a pairing is under way', final: false };
+    const run = this.vm.runState();
+    // Right after a takeover the VM starts only once the incoming load returns.
+    if (run === 'inmigrate' || run === 'finish-migrate' || run === 'postmigrate') return { why: `the VM is ${run}`, final: false };
+    if (run !== 'running' && run !== 'paused') return { why: `the VM is ${run}`, final: true };
+    return undefined;
   }
 
   get key(): Buffer | undefined {
@@ -260,10 +301,11 @@ export class FtController {
     p.once('ended', ({ state, reason }: { state: string; reason: string }) => {
       if (state === 'unprotected') {
         this.vm.emit('CUJU_FT_PEER_LOST', { role: 'primary', reason });
-        this.log(`unprotected: ${REPROTECT_HINT}`);
+        if (!this.standby.uri) this.log(`unprotected: ${REPROTECT_HINT}`);
       }
       this.primary = undefined;
       this.splitBrain.protectionEnded(reason);
+      if (state === 'unprotected') this.standby.protectionLost();
     });
   }
 
@@ -279,7 +321,9 @@ export class FtController {
     this.stats.reason = why;
     this.vm.emit('CUJU_FT_PEER_LOST', { role: 'backup', reason: why });
     this.vm.emit('CUJU_FT_FAILOVER', { epoch });
-    this.log(`${why}: took over from epoch ${epoch}; the VM runs here now, unprotected: ${REPROTECT_HINT}`);
+    const next = this.standby.uri ? `re-protecting on standby ${this.standby.uri}` : REPROTECT_HINT;
+    this.log(`${why}: took over from epoch ${epoch}; the VM runs here now, unprotected: ${next}`);
+    this.standby.protectionLost();
   }
 
   /** A verification's outcome (either side): counted; a mismatch raises the alarm. */

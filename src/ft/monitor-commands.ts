@@ -33,6 +33,16 @@ export function registerFtCommands(): void {
     handler: (ctx, args) => ftOf(ctx.vm).setHeartbeat(args.int('period'), args.int('timeout')),
   });
   registerHmpCommand({
+    name: 'cuju-set-standby',
+    args: 'uri:s',
+    params: 'tcp:HOST:PORT|none',
+    help: 'where to re-protect the VM automatically after a failover or a lost backup (none: manual migrate -c)',
+    handler: (ctx, args) => {
+      const uri = args.string('uri');
+      ftOf(ctx.vm).setStandby(uri === 'none' ? undefined : uri);
+    },
+  });
+  registerHmpCommand({
     name: 'cuju-failover',
     help: 'on the backup: take over now from the last acknowledged epoch',
     handler: (ctx) => ftOf(ctx.vm).failover(),
@@ -62,6 +72,11 @@ export function registerFtCommands(): void {
     name: 'cuju-set-heartbeat',
     args: { 'period-ms': 'int', 'timeout-ms': 'int' },
     handler: (ctx, args) => ftOf(ctx.vm).setHeartbeat(args['period-ms'] as number, args['timeout-ms'] as number),
+  });
+  registerQmpCommand({
+    name: 'cuju-set-standby',
+    args: { '*uri': 'str' },
+    handler: (ctx, args) => ftOf(ctx.vm).setStandby(args.uri as string | undefined),
   });
   registerQmpCommand({ name: 'cuju-failover', handler: (ctx) => ftOf(ctx.vm).failover() });
   registerQmpCommand({ name: 'cuju-migrate-cancel', handler: (ctx) => ftOf(ctx.vm).cancel() });

@@ -7,6 +7,7 @@ import { heartbeatInfoLine, heartbeatQmpInfo } from './heartbeat-status.js';
 import { newVerifyStats, resetVerifyCounts, verifyInfoLine, verifyQmpInfo, type VerifyStats } from './verify/verify-stats.js';
 
 import type { FtLeaseStatus } from './lease/ft-lease.js';
+import { standbyInfoLine, standbyQmpInfo, type StandbyStatus } from './standby.js';
 
 export type FtRole = 'none' | 'primary' | 'backup';
 /**
@@ -66,6 +67,8 @@ export interface FtStats {
   lease?: () => FtLeaseStatus;
   /** Heartbeat settings (cuju-set-heartbeat) and the peer's last sign of life (heartbeat.ts). */
   liveness: Liveness;
+  /** Automatic re-protection (standby.ts); absent in stats without a controller. */
+  standby?: () => StandbyStatus;
 }
 
 /**
@@ -112,6 +115,7 @@ export function toQmpFtInfo(s: FtStats): Record<string, unknown> {
     'split-brain-protection': s.lease !== undefined,
     ...(s.lease ? { lease: qmpLease(s.lease()) } : {}),
     ...heartbeatQmpInfo(s.liveness),
+    ...standbyQmpInfo(s.standby?.()),
   };
 }
 
@@ -129,7 +133,9 @@ export function formatInfoFt(s: FtStats): string {
   lines.push(verifyInfoLine(s.verify));
   lines.push(leaseLine(s.lease?.()));
   lines.push(heartbeatInfoLine(s.liveness, s.role === 'primary' ? 'backup' : 'primary'));
-  if (s.state === 'unprotected' || s.state === 'active') lines.push(`unprotected: ${REPROTECT_HINT}`);
+  const standby = s.standby?.();
+  lines.push(standbyInfoLine(standby));
+  if ((s.state === 'unprotected' || s.state === 'active') && !standby?.uri) lines.push(`unprotected: ${REPROTECT_HINT}`);
   return lines.join('\n') + '\n';
 }
 

@@ -118,6 +118,21 @@ export class MigrationController {
   cancel(): void {
     this.current?.cancel();
   }
+
+  /**
+   * `migrate_set_capability cuju-ft on` + `migrate -c uri`, for automatic re-protection
+   * (src/ft/standby.ts): resolves with why the pairing failed, or undefined once the VM is
+   * protected. Never rejects.
+   */
+  async pairFtBackup(uri: string): Promise<string | undefined> {
+    try {
+      if (!this.capabilities['cuju-ft']) this.setCapability('cuju-ft', true);
+      const s = await this.start(uri, { cuju: true });
+      return s.status === 'completed' ? undefined : s.error ?? `the migration was ${s.status}`;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
 }
 
 const mib = (b: number) => (b / 1048576).toFixed(1);

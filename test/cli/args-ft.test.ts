@@ -56,3 +56,11 @@ test('-ft-key: the file is read at startup; missing, short or unreadable keys ar
   }
   usageError('-ft-key', /-ft-key needs a value/);
 });
+
+test('-ft-standby: tcp:HOST:PORT only, one-line errors otherwise', () => {
+  assert.equal(run('-ft-standby tcp:10.0.0.3:4441').config.ft.standby, 'tcp:10.0.0.3:4441');
+  assert.equal(run([]).config.ft.standby, undefined);
+  usageError('-ft-standby file:/tmp/vm.snap', /-ft-standby: the standby 'file:\/tmp\/vm\.snap' must be tcp:HOST:PORT \(a VMM started with -incoming tcp:0:PORT,ft_mode\)/);
+  usageError('-ft-standby 10.0.0.3:4441', /-ft-standby: '10\.0\.0\.3:4441' is not a supported migration URI \(use tcp:HOST:PORT/);
+  usageError('-ft-standby tcp:10.0.0.3', /-ft-standby: /);
+});

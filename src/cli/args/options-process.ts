@@ -2,6 +2,7 @@
 import type { OptionSpec } from './option-spec.js';
 import { parseIncoming } from './incoming.js';
 import { parseHeartbeat } from './ft-heartbeat.js';
+import { checkStandbyUri } from '../../ft/standby.js';
 import { UsageError } from './usage-error.js';
 import { FtKeyFileError, readFtKeyFile } from '../../ft/key-file.js';
 import { parseFtLeaseOption } from './ft-lease-option.js';
@@ -63,6 +64,20 @@ export const PROCESS_OPTIONS: readonly OptionSpec[] = [
         throw e;
       }
       state.ft.keyFile = value;
+    },
+  },
+  {
+    names: ['ft-standby'],
+    arg: 'tcp:HOST:PORT',
+    example: 'tcp:10.0.0.3:4441',
+    group: FT,
+    help: 'a VMM waiting with -incoming tcp:0:PORT,ft_mode: the VM is re-protected there automatically after a failover or a lost backup',
+    apply(state, value) {
+      try {
+        state.ft.standby = checkStandbyUri(value);
+      } catch (e) {
+        throw new UsageError(`-ft-standby: ${(e as Error).message.replace(/^the standby: /, '')}`);
+      }
     },
   },
   {

@@ -54,6 +54,8 @@ export interface FtOptions {
   key?: Buffer;
   /** -ft-lease: where the primary/backup lease lives. */
   lease?: string;
+  /** -ft-standby: tcp:HOST:PORT of a VMM waiting to become the next backup (src/ft/standby.ts). */
+  standby?: string;
 }
 
 export interface VmConfig {

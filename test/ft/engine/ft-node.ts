@@ -20,6 +20,7 @@ import type { FtPrimaryMachine } from '../../../src/ft/epoch.js';
 import { FtOutputCommit } from '../../../src/ft/output/ft-output-commit.js';
 import { GatedNetBackend } from '../../../src/ft/output/gated-net-backend.js';
 import { listenForMigration, type IncomingListener, type IncomingMachine } from '../../../src/migration/incoming.js';
+import { MigrationController } from '../../../src/migration/controller.js';
 import type { MigratableMachine } from '../../../src/migration/migratable.js';
 import { kvmRestoreTarget, type SnapshotSource } from '../../../src/snapshot/machine-snapshot.js';
 import type { DeviceDescription, MachineDescription } from '../../../src/snapshot/machine-description.js';
@@ -81,15 +82,17 @@ export class FtNode extends EventEmitter implements IncomingMachine, MigratableM
       machine: this,
       outputs: new FtOutputCommit([this.gate], []),
       backupDisks: new NoDisks(),
+      // Automatic re-protection (cuju-set-standby in the tests) pairs the way main.ts does.
+      pairStandby: (uri) => new MigrationController(this).pairFtBackup(uri),
     });
     for (const e of ['CUJU_FT_STARTED', 'CUJU_FT_PEER_LOST', 'CUJU_FT_FAILOVER', 'CUJU_FT_VERIFY_MISMATCH']) {
       this.on(e, (data: Record<string, unknown>) => this.events.push({ name: e, data }));
     }
   }
 
-  /** Waits as an FT backup (`-incoming tcp:0:PORT,ft_mode`). */
-  async listen(): Promise<void> {
-    this.port = await freePort();
+  /** Waits as an FT backup (`-incoming tcp:0:PORT,ft_mode`), on `port` or a free one. */
+  async listen(port?: number): Promise<void> {
+    this.port = port ?? await freePort();
     this.listener = await listenForMigration(this, {
       host: '127.0.0.1', port: this.port, notice: (l) => this.log.push(l), idleTimeoutMs: 10_000,
       ft: {

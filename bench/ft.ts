@@ -16,13 +16,16 @@
  *    guest RAM, the primary's next to it.
  * 4. Failover: fresh protected pairs; the client talks back to back; kill -9 of the
  *    primary → the backup's "took over" line, and → the first answer from the backup.
+ *    In the last kill -9 run a standby waits (a third VMM, tap 2; cuju-set-standby on the
+ *    backup): kill -9 → the survivor protected again on it (issue 6).
  *
  * The guest (128 MiB, cuju-dirty's 32 MiB allocated and stopped) is booted once and
  * cached as a snapshot (test/helpers/guest-snapshot.ts); later runs restore it in about
  * a second. Env: BENCH_FT_DIRTY ("0,100,1000,5000,max": pages per epoch; 0 = workload
  * stopped), BENCH_FT_WINDOW_EPOCHS (2048), BENCH_FT_MAX_WINDOW_S (30),
  * BENCH_FT_UNPROTECTED_S (5), BENCH_FT_SETTLE_MS (1500), BENCH_FT_RTT (200 round trips),
- * BENCH_FT_FAILOVERS (3), BENCH_FT_TRACE=0 (no pause breakdown).
+ * BENCH_FT_FAILOVERS (3), BENCH_FT_SILENT (2), BENCH_FT_STANDBY=0 (no standby run),
+ * BENCH_FT_TRACE=0 (no pause breakdown).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -59,6 +62,8 @@ const FAILOVERS = envInt('BENCH_FT_FAILOVERS', 3);
 /** Failover runs with a frozen (SIGSTOP) primary: only the heartbeat timeout finds it. */
 const SILENT_FAILOVERS = envInt('BENCH_FT_SILENT', 2);
 const TRACE = process.env.BENCH_FT_TRACE !== '0';
+/** The last kill -9 run has a standby waiting (time to re-protected); BENCH_FT_STANDBY=0: none. */
+const STANDBY = process.env.BENCH_FT_STANDBY !== '0';
 /** The client talks for this long in a failover run; the kill comes KILL_AFTER_MS after it connected. */
 const FAILOVER_CLIENT_S = 6;
 const KILL_AFTER_MS = 2000;
@@ -76,6 +81,14 @@ function dirtyTargets(): (number | 'max')[] {
 const T0 = performance.now();
 const log = (line: string) => process.stderr.write(`bench:ft: [${((performance.now() - T0) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitFor(what: string, timeoutMs: number, done: () => boolean): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(20);
+  }
+}
 const wallMs = () => performance.timeOrigin + performance.now();
 
 /** `count` sequential round trips from the client namespace to the guest's echo server, ms each. */
@@ -153,12 +166,19 @@ async function unprotectedRate(primary: MigratingVm, rate: number): Promise<numb
  * A fresh protected pair; the client talks back to back; kill -9 of the primary (its
  * connection closes), or SIGSTOP (nothing closes: the backup's heartbeat timeout decides).
  */
-async function failoverRun(net: TestNetwork, index: number, how: 'kill -9' | 'SIGSTOP'): Promise<FailoverResult> {
+async function failoverRun(net: TestNetwork, index: number, how: 'kill -9' | 'SIGSTOP', withStandby = false): Promise<FailoverResult> {
   const primary = await startPrimary(net, false);
   let backup: Backup | undefined;
+  let standby: Backup | undefined;
   try {
     backup = await Backup.start(net, TRACE);
     await protect(primary, backup);
+    if (withStandby) {
+      // A third VMM waits on tap 2; the backup pairs it by itself once it has taken over.
+      standby = await Backup.start(net, false, 2);
+      const set = await hmp(backup.vm.vm.hmpPath, `cuju-set-standby tcp:127.0.0.1:${standby.port}`);
+      if (set !== '') throw new Error(`cuju-set-standby: ${set}`);
+    }
     const client = new NamespaceProcess(net.clients[0].ns, [process.execPath, '-e', ECHO_CLIENT, 'stream', net.guest.address, String(ECHO_PORT), String(FAILOVER_CLIENT_S)]);
     await client.waitFor(/answering/, 60_000);
     await sleep(KILL_AFTER_MS);
@@ -186,13 +206,21 @@ async function failoverRun(net: TestNetwork, index: number, how: 'kill -9' | 'SI
       survived: r.error === null && first !== undefined,
       error: r.error ?? (first ? undefined : 'no answer after the kill'),
     };
+    if (standby) {
+      const b = backup;
+      await waitFor('the survivor to pair its standby', 180_000, () => b.reprotectedAt !== undefined || b.vm.vm.child.exitCode !== null);
+      if (b.reprotectedAt !== undefined) result.reprotectedMs = b.reprotectedAt - killAt;
+      else result.error ??= `the survivor exited before pairing its standby: ${b.vm.vm.stderr.slice(-500)}`;
+    }
     const state = await queryFt(backup.vm).catch((e: Error) => ({ state: `query-ft failed: ${e.message}` }) as FtInfo);
-    log(`failover ${index} (${how}): loss seen after ${result.lostMs?.toFixed(1)} ms, took over after ${tookOverMs?.toFixed(1)} ms, first answer after ${result.firstAnswerMs?.toFixed(1)} ms ` +
-      `(${before.length} answers before the kill, ${r.replies.length - before.length} after; backup ${state.state}; ${result.error ?? 'connection carried on'})`);
+    log(`failover ${index} (${how}${standby ? ', standby waiting' : ''}): loss seen after ${result.lostMs?.toFixed(1)} ms, took over after ${tookOverMs?.toFixed(1)} ms, first answer after ${result.firstAnswerMs?.toFixed(1)} ms ` +
+      `(${before.length} answers before the kill, ${r.replies.length - before.length} after; backup ${state.state}; ${result.error ?? 'connection carried on'})` +
+      `${result.reprotectedMs === undefined ? '' : `; protected again on the standby ${result.reprotectedMs.toFixed(0)} ms after the kill`}`);
     return result;
   } finally {
     await primary.kill();
     await backup?.vm.kill();
+    await standby?.vm.kill();
   }
 }
 
@@ -207,7 +235,7 @@ async function main(): Promise<void> {
   }
   await ensureSnapshot(FT_BENCH_RECIPE);
 
-  const results = await withTestNetwork({ clients: 1, taps: 2 }, async (net): Promise<Results> => {
+  const results = await withTestNetwork({ clients: 1, taps: 3 }, async (net): Promise<Results> => {
     const primary = await startPrimary(net, TRACE);
     let backup: Backup | undefined;
     try {
@@ -242,7 +270,8 @@ async function main(): Promise<void> {
       await primary.kill();
 
       const failovers: FailoverResult[] = [];
-      for (let i = 1; i <= FAILOVERS; i++) failovers.push(await failoverRun(net, i, 'kill -9'));
+      // The last kill -9 runs with a standby waiting: the time until the VM is protected again.
+      for (let i = 1; i <= FAILOVERS; i++) failovers.push(await failoverRun(net, i, 'kill -9', i === FAILOVERS && STANDBY));
       for (let i = 1; i <= SILENT_FAILOVERS; i++) failovers.push(await failoverRun(net, FAILOVERS + i, 'SIGSTOP'));
 
       const max = memory.max ?? { backup: residentMemory(backup.pid), primary: residentMemory(primary.vm.child.pid!) };

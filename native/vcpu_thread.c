@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #define KICK_SIGNAL (SIGRTMIN + 4)
@@ -34,7 +35,17 @@ typedef struct {
   int stop;
   int joined;
   int linux_tid;
+  /* CLOCK_MONOTONIC ns of the last kick and of the last return from KVM_RUN (diagnostics:
+   * they split a pause's parking into leaving KVM_RUN and reaching JavaScript). */
+  int64_t kick_ns;
+  int64_t exit_ns;
 } vcpu_thread_t;
+
+static int64_t monotonic_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void kick_handler(int sig) { (void)sig; }
 
@@ -68,6 +79,7 @@ static void *thread_main(void *opaque) {
     pthread_mutex_unlock(&t->lock);
     int r = ioctl(t->fd, KVM_RUN, 0);
     int err = r < 0 ? errno : 0;
+    __atomic_store_n(&t->exit_ns, monotonic_ns(), __ATOMIC_RELAXED);
     napi_call_threadsafe_function(t->tsfn, (void *)(intptr_t)err, napi_tsfn_blocking);
   }
   napi_release_threadsafe_function(t->tsfn, napi_tsfn_release);
@@ -119,15 +131,22 @@ static napi_value js_vcpu_start(napi_env env, napi_callback_info info) {
   return handle;
 }
 
-/* vcpuResume(handle): run KVM_RUN once more (clears a pending kick). */
+/*
+ * vcpuResume(handle[, completeOnly]): run KVM_RUN once more (clears a pending kick).
+ * completeOnly: with immediate_exit set, so KVM only completes the I/O the last exit
+ * asked for (the IN/MMIO-read value, the instruction pointer past the instruction) and
+ * returns EINTR: a vCPU parked after that has state that does not replay the I/O.
+ */
 static napi_value js_vcpu_resume(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2];
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   vcpu_thread_t *t = unwrap(env, argv[0]);
   if (!t) return NULL;
+  bool complete_only = false;
+  if (argc > 1) napi_get_value_bool(env, argv[1], &complete_only);
   pthread_mutex_lock(&t->lock);
-  t->run->immediate_exit = 0;
+  __atomic_store_n(&t->run->immediate_exit, complete_only ? 1 : 0, __ATOMIC_SEQ_CST);
   t->go = 1;
   pthread_cond_signal(&t->cond);
   pthread_mutex_unlock(&t->lock);
@@ -141,9 +160,26 @@ static napi_value js_vcpu_kick(napi_env env, napi_callback_info info) {
   CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   vcpu_thread_t *t = unwrap(env, argv[0]);
   if (!t) return NULL;
+  __atomic_store_n(&t->kick_ns, monotonic_ns(), __ATOMIC_RELAXED);
   __atomic_store_n(&t->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
   if (!t->joined) pthread_kill(t->tid, KICK_SIGNAL);
   return NULL;
+}
+
+/* vcpuTimes(handle) -> [last kick, last KVM_RUN return], CLOCK_MONOTONIC in µs (process.hrtime's clock). */
+static napi_value js_vcpu_times(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  vcpu_thread_t *t = unwrap(env, argv[0]);
+  if (!t) return NULL;
+  napi_value out, kick, exit;
+  CHECK_NAPI(env, napi_create_array_with_length(env, 2, &out));
+  CHECK_NAPI(env, napi_create_double(env, (double)__atomic_load_n(&t->kick_ns, __ATOMIC_RELAXED) / 1000.0, &kick));
+  CHECK_NAPI(env, napi_create_double(env, (double)__atomic_load_n(&t->exit_ns, __ATOMIC_RELAXED) / 1000.0, &exit));
+  napi_set_element(env, out, 0, kick);
+  napi_set_element(env, out, 1, exit);
+  return out;
 }
 
 /* vcpuStop(handle): end the thread and wait for it. Exits already queued are still delivered. */
@@ -184,7 +220,7 @@ napi_value vcpu_thread_init(napi_env env, napi_value exports) {
   struct { const char *name; napi_callback fn; } fns[] = {
     {"vcpuStart", js_vcpu_start}, {"vcpuResume", js_vcpu_resume},
     {"vcpuKick", js_vcpu_kick},   {"vcpuStop", js_vcpu_stop},
-    {"vcpuThreadId", js_vcpu_thread_id},
+    {"vcpuThreadId", js_vcpu_thread_id}, {"vcpuTimes", js_vcpu_times},
   };
   for (size_t i = 0; i < sizeof fns / sizeof fns[0]; i++) {
     napi_value f;

@@ -5,7 +5,7 @@
  */
 import { mean, percentile } from './percentiles.js';
 
-export const STEPS = ['park', 'get', 'clear', 'harvest', 'copy', 'vcpu', 'vmstate', 'rest', 'resume', 'pause', 'total'] as const;
+export const STEPS = ['park', 'kex', 'kjs', 'get', 'clear', 'harvest', 'copy', 'vcpu', 'vmstate', 'rest', 'resume', 'pause', 'total'] as const;
 export type Step = (typeof STEPS)[number];
 
 export interface EpochRecord {

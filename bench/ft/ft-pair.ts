@@ -79,17 +79,23 @@ export async function startPrimary(net: TestNetwork, trace: boolean): Promise<Mi
 export class Backup {
   /** Wall-clock ms when its "took over" line arrived, once it did. */
   tookOverAt?: number;
+  /** Wall-clock ms when it said it paired its standby by itself (src/ft/standby.ts), once it did. */
+  reprotectedAt?: number;
 
   private constructor(readonly vm: MigratingVm, readonly port: number) {
     vm.vm.child.stderr!.on('data', () => {
       if (this.tookOverAt === undefined && /took over from epoch \d+/.test(vm.vm.stderr)) this.tookOverAt = wallMs();
+      if (this.reprotectedAt === undefined && /re-protected on standby/.test(vm.vm.stderr)) this.reprotectedAt = wallMs();
     });
   }
 
-  /** A backup VMM on tap 1, listening (`-incoming tcp:0:PORT,ft_mode`); `trace`: with backup-trace.ts loaded. */
-  static async start(net: TestNetwork, trace: boolean): Promise<Backup> {
+  /**
+   * A backup VMM on tap 1 (or `tap`), listening (`-incoming tcp:0:PORT,ft_mode`); `trace`:
+   * with backup-trace.ts loaded. A standby is started the same way on another tap.
+   */
+  static async start(net: TestNetwork, trace: boolean, tap = 1): Promise<Backup> {
     const port = await freePort();
-    const opts = recipeArgs(FT_BENCH_RECIPE, net.taps[1].name);
+    const opts = recipeArgs(FT_BENCH_RECIPE, net.taps[tap].name);
     const vm = new MigratingVm(withPreload(trace ? BACKUP_TRACE : undefined, () =>
       new GuestVm({ ...opts, extraArgs: [...(opts.extraArgs ?? []), '-incoming', `tcp:0:${port},ft_mode`] })), 'backup');
     const backup = new Backup(vm, port);

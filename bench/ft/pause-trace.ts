@@ -10,6 +10,8 @@
  * on stderr, a batch every 200 ms (never inside a pause). The steps, in the order
  * FtPrimary.takeEpoch runs them:
  *   park     parkForEpoch: kick every vCPU out of KVM_RUN and wait until it is parked
+ *   kex      of which: the kick → the vCPU thread out of KVM_RUN (the slowest vCPU; native stamps)
+ *   kjs      of which: out of KVM_RUN → the main thread saw it and parked the vCPU
  *   harvest  DirtyTracker.harvest (get = KVM_GET_DIRTY_LOG, clear = KVM_CLEAR_DIRTY_LOG)
  *   copy     stagePages: copy the dirty pages out of guest RAM
  *   vcpu     captureVcpuState of every vCPU (registers, MSRs, LAPIC, ... ioctls)
@@ -40,6 +42,9 @@ interface Boundary {
   wallMs: number;
   t: Partial<Record<Mark, number>>;
   pages?: number;
+  /** Vcpu.lastPark of the slowest vCPU (µs). */
+  kex?: number;
+  kjs?: number;
 }
 
 const nowUs = () => performance.now() * 1000;
@@ -60,6 +65,7 @@ function span(b: Boundary, from: Mark, to: Mark): string {
 
 function boundaryLine(b: Boundary, epoch: number): string {
   return `cuju-ft-epoch ${b.wallMs.toFixed(3)} e=${epoch} pages=${b.pages ?? '?'} park=${span(b, 'start', 'parked')} ` +
+    `kex=${b.kex === undefined || b.kex < 0 ? '?' : Math.round(b.kex)} kjs=${b.kjs === undefined || b.kjs < 0 ? '?' : Math.round(b.kjs)} ` +
     `get=${span(b, 'getStart', 'getEnd')} clear=${span(b, 'getEnd', 'clearEnd')} harvest=${span(b, 'parked', 'harvestEnd')} ` +
     `copy=${span(b, 'harvestEnd', 'copyEnd')} vcpu=${span(b, 'copyEnd', 'vcpuEnd')} vmstate=${span(b, 'vcpuEnd', 'vmEnd')} ` +
     `rest=${span(b, 'vmEnd', 'resumeStart')} resume=${span(b, 'resumeStart', 'resumeEnd')} ` +
@@ -115,6 +121,9 @@ wrap(Machine.prototype, 'parkForEpoch', (original) => function (this: unknown, .
   return (original.apply(this, args) as Promise<Record<string, unknown> | undefined>).then((src) => {
     if (b && current === b && src) {
       mark('parked');
+      const vcpus = ((this as { vcpus?: { lastPark?: { kickToExitUs: number; exitToParkUs: number } }[] }).vcpus ?? []);
+      const slowest = vcpus.map((v) => v.lastPark).filter((p) => p !== undefined).sort((x, y) => (y.kickToExitUs + y.exitToParkUs) - (x.kickToExitUs + x.exitToParkUs))[0];
+      if (slowest) { b.kex = slowest.kickToExitUs; b.kjs = slowest.exitToParkUs; }
       instrumentSource(src);
     }
     return src;

@@ -13,6 +13,8 @@ import { MonitorCommandError } from '../monitor/errors.js';
 
 /** Backoff between attempts: 0.5 s, doubling, at most 10 s (a standby's restart takes seconds). */
 export const STANDBY_RETRY = { firstMs: 500, maxMs: 10_000 } as const;
+/** While the VM is still being started after a takeover (or a pairing by hand runs), look again this soon. */
+const BLOCKED_POLL_MS = 50;
 
 export interface StandbyBlock {
   why: string;
@@ -132,7 +134,7 @@ export class StandbyReprotector {
         this.deps.log(`fault tolerance: no re-protection on standby ${uri}: ${block.why}`);
         this.attempts = 0;
       } else {
-        this.schedule(this.retry.firstMs);
+        this.schedule(Math.min(BLOCKED_POLL_MS, this.retry.firstMs));
       }
       return;
     }

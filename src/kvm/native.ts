@@ -43,10 +43,13 @@ export interface NativeAddon {
   watchFd(fd: number, onReadable: () => void): FdWatchHandle;
   unwatchFd(handle: FdWatchHandle): void;
   vcpuStart(vcpuFd: number, kvmRun: ArrayBuffer, onExit: (errno: number) => void): VcpuThreadHandle;
-  vcpuResume(handle: VcpuThreadHandle): void;
+  /** completeOnly: KVM_RUN with immediate_exit, which only completes the last exit's I/O and returns EINTR. */
+  vcpuResume(handle: VcpuThreadHandle, completeOnly?: boolean): void;
   vcpuKick(handle: VcpuThreadHandle): void;
   vcpuStop(handle: VcpuThreadHandle): void;
   vcpuThreadId(handle: VcpuThreadHandle): number;
+  /** [last kick, last return from KVM_RUN], CLOCK_MONOTONIC µs (the clock of process.hrtime). */
+  vcpuTimes(handle: VcpuThreadHandle): [number, number];
 }
 
 export class NativeAddonMissingError extends Error {

@@ -37,6 +37,10 @@ export class Vcpu {
   private destroyed = false;
   /** Exits handled, by reason (diagnostics and benchmarks). */
   readonly exitCounts = new Map<number, number>();
+  /** Pauses that first had to let KVM complete an I/O exit (see onExit). */
+  completions = 0;
+  /** The last parking, split: kick → KVM_RUN returned, and → this thread saw it (µs; diagnostics). */
+  lastPark?: { kickToExitUs: number; exitToParkUs: number };
   threadId = 0;
 
   constructor(readonly index: number, readonly fd: VcpuFd, private readonly host: VcpuHost) {}
@@ -86,18 +90,37 @@ export class Vcpu {
 
   private park(): void {
     this.running = false;
+    if (this.thread) {
+      // Diagnostics (bench:ft's pause trace): kick → out of KVM_RUN → parked here, µs.
+      const [kickUs, exitUs] = native().vcpuTimes(this.thread);
+      const nowUs = Number(process.hrtime.bigint()) / 1000;
+      this.lastPark = { kickToExitUs: exitUs - kickUs, exitToParkUs: nowUs - exitUs };
+    }
     this.releaseWaiters();
   }
 
   private onExit(errno: number): void {
     if (this.destroyed) return;
     let action: 'resume' | 'park' = 'resume';
+    let ioServiced = false;
     if (errno === EINTR || errno === EAGAIN) {
       // Kicked (pause or stop request) or interrupted: nothing to service.
     } else if (errno !== 0) {
       action = this.host.onVcpuStop(this, { kind: 'fatal', message: `KVM_RUN failed with errno ${errno}` });
     } else {
+      const reason = this.fd.runView.getUint32(8, true);
+      ioServiced = reason === K.KVM_EXIT_IO || reason === K.KVM_EXIT_MMIO;
       action = this.dispatch();
+    }
+    if (action === 'resume' && ioServiced && this.pauseRequested) {
+      // KVM finishes an I/O instruction (the value read into its register, the
+      // instruction pointer past it) only on the next KVM_RUN. State read before that
+      // would replay the instruction wherever it is restored: a second read of a
+      // read-to-clear register, a console byte written twice. So run once more with
+      // immediate_exit, which completes the I/O and returns EINTR, and park then.
+      this.completions++;
+      native().vcpuResume(this.thread!, true);
+      return;
     }
     if (action === 'park' || this.pauseRequested) {
       this.park();

@@ -74,3 +74,62 @@ test('a vCPU spinning without exits is kicked out of KVM_RUN', opts, async () =>
   assert.equal(mem.size, TINY_RAM);
   close();
 });
+
+/**
+ * A pause that lands while an I/O exit is serviced parks the vCPU only after KVM
+ * completed that I/O: the value read is in its register and RIP is past the
+ * instruction, so state captured now (a snapshot, an FT epoch) never replays the I/O.
+ */
+async function pauseDuringRead(code: number[], bus: 'pio' | 'mmio', at: number, len: number, nextRip: number): Promise<void> {
+  // `mem` stays referenced until the end: an unreferenced guest RAM buffer is unmapped by GC.
+  const { fd, mem, close } = longModeVm(code);
+  const io = { pio: new IoBus('pio'), mmio: new IoBus('mmio') };
+  let reads = 0;
+  let vcpu: Vcpu | undefined;
+  let paused: Promise<void> | undefined;
+  io[bus].register(at, len, 'probe', {
+    read: () => {
+      reads++;
+      if (reads === 5) paused = vcpu!.pause(); // the pause request arrives during the exit
+      return 0x40 + reads;
+    },
+    write: () => {},
+  });
+  const stops: VcpuStopReason[] = [];
+  vcpu = new Vcpu(0, fd, { ...io, onVcpuStop: (_v, r) => { stops.push(r); return 'park'; } });
+  vcpu.start();
+  try {
+    await checkPauseDuringRead();
+  } finally {
+    vcpu.destroy();
+    assert.equal(mem.size, TINY_RAM);
+    close();
+  }
+
+  async function checkPauseDuringRead(): Promise<void> {
+  vcpu!.resume();
+  for (let i = 0; i < 400 && !paused && stops.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(paused, `the guest read five times (reads ${reads}, stops ${JSON.stringify(stops, (_k, v) => typeof v === 'bigint' ? v.toString(16) : v)})`);
+  await paused;
+  const regs = fd.getRegs();
+  assert.equal(regs.rip, BigInt(CODE_GPA + nextRip), 'RIP is past the read instruction');
+  assert.equal(Number(regs.rax & 0xffn), 0x45, 'the fifth value is in the register');
+  assert.equal(vcpu!.completions, 1);
+  await new Promise((r) => setTimeout(r, 30));
+  assert.equal(reads, 5, 'no read replayed or run while parked');
+  vcpu!.resume();
+  for (let i = 0; i < 400 && reads < 8; i++) await new Promise((r) => setTimeout(r, 5));
+  await vcpu!.pause();
+  assert.ok(reads >= 8, 'runs on after resume');
+  }
+}
+
+test('a pause during a port read completes the IN before parking', opts, async () => {
+  // in al,0x10; jmp back to the in
+  await pauseDuringRead([0xe4, 0x10, 0xeb, 0xfc], 'pio', 0x10, 1, 2);
+});
+
+test('a pause during an MMIO read completes the load before parking', opts, async () => {
+  // mov ebx,0xd0001000; mov eax,[rbx]; jmp back to the load
+  await pauseDuringRead([0xbb, 0x00, 0x10, 0x00, 0xd0, 0x8b, 0x03, 0xeb, 0xfc], 'mmio', 0xd0001000, 0x100, 7);
+});

@@ -55,11 +55,11 @@ test('the plan: every runnable kind once per cycle, the rest listed with the rea
   const none = { heartbeat: false, lease: false, key: false };
   const p = planRounds(10, new SeededRandom(7), none);
   assert.equal(p.rounds.length, 10);
-  const firstCycle = new Set(p.rounds.slice(0, 6).map((r) => r.fault.name));
-  assert.deepEqual([...firstCycle].sort(), ['corrupt-epoch', 'kill-backup', 'kill-primary', 'reprotect', 'slow-link', 'truncate-epoch']);
+  const firstCycle = new Set(p.rounds.slice(0, 7).map((r) => r.fault.name));
+  assert.deepEqual([...firstCycle].sort(), ['corrupt-epoch', 'kill-backup', 'kill-primary', 'reprotect', 'slow-link', 'standby', 'truncate-epoch']);
   assert.deepEqual(p.skipped.map((s) => s.split(':')[0]).sort(), ['cut-link', 'pause-primary', 'stop-primary']);
-  const all = planRounds(9, new SeededRandom(7), { heartbeat: true, lease: true, key: true });
-  assert.equal(new Set(all.rounds.map((r) => r.fault.name)).size, 9);
+  const all = planRounds(10, new SeededRandom(7), { heartbeat: true, lease: true, key: true });
+  assert.equal(new Set(all.rounds.map((r) => r.fault.name)).size, 10);
   assert.deepEqual(all.skipped, []);
   assert.deepEqual(planRounds(3, new SeededRandom(1), none, 'kill-backup').rounds.map((r) => r.fault.name), ['kill-backup', 'kill-backup', 'kill-backup']);
   assert.throws(() => planRounds(1, new SeededRandom(1), none, 'meteor'), /unknown fault 'meteor'/);

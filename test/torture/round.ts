@@ -110,7 +110,7 @@ export async function runRound(o: RoundOptions): Promise<RoundOutcome> {
   const dir = mkdtempSync(join(tmpdir(), 'cuju-torture-'));
   const clientSeconds = Math.max(o.clientSeconds ?? 8, o.fault.clientSeconds ?? 0);
   try {
-    return await withTestNetwork({ clients: 1, taps: 2 }, async (net) => {
+    return await withTestNetwork({ clients: 1, taps: o.fault.needs.taps ?? 2 }, async (net) => {
       const backupNs = o.fault.needs.backupNamespace ? BackupNamespace.create(net) : undefined;
       let relay: EpochRelay | undefined;
       let pair: KvPair | undefined;

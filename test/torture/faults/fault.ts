@@ -40,7 +40,7 @@ export interface FaultKind {
   /** Why it cannot run with these features (a missing detection mechanism), or false. */
   unavailable(features: FtFeatures): string | false;
   /** What the round must set up for it. */
-  readonly needs: { relay?: boolean; backupNamespace?: boolean };
+  readonly needs: { relay?: boolean; backupNamespace?: boolean; /** Taps on the test bridge (2 by default: primary, backup). */ taps?: number };
   readonly survivor: Survivor;
   /** The client must talk at least this long for the fault to play out (seconds). */
   readonly clientSeconds?: number;

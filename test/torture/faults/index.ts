@@ -5,8 +5,9 @@ import { killBackup, killPrimary } from './kill.js';
 import { cutLink, slowLink } from './link.js';
 import { reprotect } from './reprotect.js';
 import { pausePrimary, stopPrimary } from './stop-primary.js';
+import { standby } from './standby.js';
 
-export const ALL_FAULTS: readonly FaultKind[] = [killPrimary, killBackup, stopPrimary, cutLink, slowLink, corruptEpoch, truncateEpoch, reprotect, pausePrimary];
+export const ALL_FAULTS: readonly FaultKind[] = [killPrimary, killBackup, stopPrimary, cutLink, slowLink, corruptEpoch, truncateEpoch, reprotect, standby, pausePrimary];
 
 export function faultByName(name: string): FaultKind {
   const f = ALL_FAULTS.find((k) => k.name === name);

@@ -31,6 +31,13 @@ export class VcpuFd {
     return decodeRegs(buf);
   }
 
+  /** Raw struct kvm_regs: what a capture keeps, without decoding 18 registers into BigInts and back. */
+  getRegsRaw(): Uint8Array {
+    const buf = new Uint8Array(REGS_SIZE);
+    native().ioctl(this.fd, K.KVM_GET_REGS, buf);
+    return buf;
+  }
+
   setRegs(r: Regs): void {
     native().ioctl(this.fd, K.KVM_SET_REGS, encodeRegs(r));
   }
@@ -39,6 +46,13 @@ export class VcpuFd {
     const buf = new Uint8Array(SREGS_SIZE);
     native().ioctl(this.fd, K.KVM_GET_SREGS, buf);
     return decodeSregs(buf);
+  }
+
+  /** Raw struct kvm_sregs (decoding and re-encoding it cost ~35 µs of every FT pause). */
+  getSregsRaw(): Uint8Array {
+    const buf = new Uint8Array(SREGS_SIZE);
+    native().ioctl(this.fd, K.KVM_GET_SREGS, buf);
+    return buf;
   }
 
   setSregs(s: Sregs): void {

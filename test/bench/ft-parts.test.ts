@@ -117,13 +117,15 @@ function results(over: Partial<Results> = {}): Results {
 
 test('targets: the 1,000-page row is the one nearest 1,000 measured pages; each verdict follows its limit', () => {
   const t = targets(results());
-  assert.equal(t.length, 5);
+  assert.equal(t.length, 6);
   assert.match(t[0].measured, /900 µs at 1,080 pages/);
   assert.equal(t[0].met, true);
   assert.equal(t[1].met, true, 'added 5 ms ≤ 7 ms');
   assert.equal(t[2].met, true, 'median of 40, 60, 250 ms is 60');
   assert.equal(t[3].met, undefined, 'no SIGSTOP runs: not measured');
-  assert.equal(t[4].met, true, '140 MiB ≤ 147.2 MiB');
+  assert.equal(t[4].met, undefined, 'failover to re-protected has no target');
+  assert.equal(t[4].measured, 'not measured');
+  assert.equal(t[5].met, true, '140 MiB ≤ 147.2 MiB');
 
   const worse = targets(results({
     dirty: [dirty(1000, 990, 1500)],
@@ -131,7 +133,7 @@ test('targets: the 1,000-page row is the one nearest 1,000 measured pages; each 
     failovers: [{ how: 'kill -9', heartbeatTimeoutMs: 500, tookOverMs: 5, firstAnswerMs: 40, survived: true }, { how: 'kill -9', heartbeatTimeoutMs: 500, survived: false, error: 'closed by the peer' }],
     memory: { guestBytes: 128 * 1048576, backupAfterSync: 140 * 1048576, backup: { rss: 150 * 1048576, anon: 0, file: 0, shmem: 0 }, primary: { rss: 0, anon: 0, file: 0, shmem: 0 } },
   }));
-  assert.deepEqual(worse.map((r) => r.met), [false, false, false, undefined, false]);
+  assert.deepEqual(worse.map((r) => r.met), [false, false, false, undefined, undefined, false]);
   assert.match(worse[2].measured, /1 of 2 broken/);
   assert.equal(targets(results({ dirty: [] }))[0].met, undefined);
 });
@@ -147,7 +149,14 @@ test('targets: a silent (SIGSTOP) primary is judged by when the loss was seen ag
   assert.equal(targets(results({ failovers: [kill, stop(520, false)] }))[3].met, false, 'the connection broke');
 });
 
+test('targets: the kill -9 runs with a standby report kill -9 → protected again', () => {
+  const kill = { how: 'kill -9' as const, heartbeatTimeoutMs: 500, tookOverMs: 5, firstAnswerMs: 40, survived: true };
+  const t = targets(results({ failovers: [kill, { ...kill, reprotectedMs: 486.2 }] }));
+  assert.match(t[4].measured, /kill -9 → protected again on the standby: 486 ms/);
+  assert.equal(t[4].met, undefined);
+});
+
 test('the full report has every table', () => {
   const text = fullReport(results());
-  for (const h of ['target (issue 5)', 'workload (cuju-dirty)', 'epochs traced', 'round trip', 'failover run', 'VMM process']) assert.ok(text.includes(h), h);
+  for (const h of ['target (issue 5, 6)', 're-protected on the standby', 'workload (cuju-dirty)', 'epochs traced', 'round trip', 'failover run', 'VMM process']) assert.ok(text.includes(h), h);
 });

@@ -5,10 +5,7 @@
  * by itself; then the new primary is killed too: the standby must take over with every
  * acknowledged answer and write, on the client's same connection.
  */
-import { join } from 'node:path';
-import { freePort } from '../../helpers/free-port.js';
-import { FtVm } from '../../helpers/ft-vm.js';
-import { freshDisk, kvArgs } from '../../helpers/kv-guest.js';
+import { startWaitingBackup } from './waiting-backup.js';
 import { sleep, type FaultKind } from './fault.js';
 
 export const standby: FaultKind = {
@@ -18,15 +15,9 @@ export const standby: FaultKind = {
   survivor: 'standby',
   clientSeconds: 20,
   inject: async (ctx) => {
-    const { pair, note, disks, net } = ctx;
-    const image = disks.mode === 'shared' ? disks.primary : join(ctx.dir, 'standby.img');
-    if (disks.mode === 'replicated') await freshDisk(image);
-    const port = await freePort();
-    const args = kvArgs(image, disks.mode, net.taps[2].name);
-    const vm = new FtVm({ ...args, label: 'standby', extraArgs: [...args.extraArgs!, ...ctx.ftArgs, '-incoming', `tcp:0:${port},ft_mode`] });
-    ctx.addVm(vm, image);
-    await vm.waitForLog(/waiting for an incoming migration/, 30_000);
-    if (ctx.heartbeat) await vm.hmp(`cuju-set-heartbeat ${ctx.heartbeat.periodMs} ${ctx.heartbeat.timeoutMs}`);
+    const { pair, note } = ctx;
+    // Its own tap: the primary still holds tap 0.
+    const { port } = await startWaitingBackup(ctx, 'standby', 2);
     const set = await pair.backup.hmp(`cuju-set-standby tcp:127.0.0.1:${port}`);
     if (set.trim() !== '') throw new Error(`cuju-set-standby: ${set.trim()}`);
     const killedAt = performance.now();

@@ -30,8 +30,8 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { guestSkipReason } from '../test/helpers/guest-vm.js';
-import { ensureSnapshot, snapshotPath } from '../test/helpers/guest-snapshot.js';
-import { hmp } from '../test/helpers/hmp.js';
+import { ensureSnapshot, snapshotPath } from '../src/guest/harness/snapshot-recipe.js';
+import { hmp } from '../src/monitor/client/hmp-command.js';
 import { netnsSkipReason, withTestNetwork, type TestNetwork } from '../test/helpers/netns.js';
 import type { MigratingVm } from './migrate/migrating-vm.js';
 import { ECHO_CLIENT } from './ft/echo-client.js';

@@ -8,8 +8,8 @@
  */
 import { pathToFileURL, fileURLToPath } from 'node:url';
 import { GuestVm } from '../../test/helpers/guest-vm.js';
-import { ensureSnapshot, recipeArgs } from '../../test/helpers/guest-snapshot.js';
-import { hmp } from '../../test/helpers/hmp.js';
+import { ensureSnapshot, recipeArgs } from '../../src/guest/harness/snapshot-recipe.js';
+import { hmp } from '../../src/monitor/client/hmp-command.js';
 import type { TestNetwork } from '../../test/helpers/netns.js';
 import { MigratingVm, freePort } from '../migrate/migrating-vm.js';
 import { FT_BENCH_RECIPE, guestNetworkSetup } from './guest-recipe.js';

@@ -8,7 +8,7 @@
  * The shell keeps the workload's pid in $dirty; the snapshot carries it along.
  */
 import type { GuestVm } from '../../test/helpers/guest-vm.js';
-import type { SnapshotRecipe } from '../../test/helpers/guest-snapshot.js';
+import type { SnapshotRecipe } from '../../src/guest/harness/snapshot-recipe.js';
 
 /** Workload memory: 8192 pages, enough distinct pages for 5,000 dirty pages per epoch. */
 export const DIRTY_MIB = 32;

@@ -3,7 +3,7 @@
  * the benchmark watches while it runs (runInNamespace only hands it over at the end).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { killOnExit } from '../../test/helpers/console-process.js';
+import { killOnExit } from '../../src/guest/harness/console-process.js';
 
 export class NamespaceProcess {
   stdout = '';

@@ -9,7 +9,7 @@
  * (SIGKILL), also when the benchmark dies on an exception or a signal.
  */
 import { spawn } from 'node:child_process';
-import { ConsoleProcess, killOnExit } from '../../test/helpers/console-process.js';
+import { ConsoleProcess, killOnExit } from '../../src/guest/harness/console-process.js';
 
 export interface CommandRun {
   /** What the command printed (echoed command line removed, CRs dropped). */

@@ -4,10 +4,9 @@
  * operations the benchmark needs: start as a migration destination, migrate out and
  * follow `query-migrate` to the end.
  */
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
+import { freePort } from '../../src/net/free-port.js';
 import { GuestVm, type GuestOptions } from '../../test/helpers/guest-vm.js';
-import { QmpClient } from '../../test/monitor/socket-client.js';
+import { QmpClient } from '../../src/monitor/client/socket-client.js';
 
 /** QMP's query-migrate answer (qapi MigrationInfo), the fields used here. */
 export interface MigrationInfo {
@@ -43,15 +42,7 @@ export interface MigrationResult {
 const FINISHED = new Set(['completed', 'failed', 'cancelled']);
 const POLL_MS = 50;
 
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+export { freePort };
 
 async function poll<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
   const deadline = performance.now() + timeoutMs;

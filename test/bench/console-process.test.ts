@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { ConsoleExitedError, ConsoleProcess, killOnExit } from '../helpers/console-process.js';
+import { ConsoleExitedError, ConsoleProcess, killOnExit } from '../../src/guest/harness/console-process.js';
 
 function shell(script: string): ConsoleProcess {
   const child = spawn('sh', ['-c', script], { stdio: ['pipe', 'pipe', 'pipe'] });

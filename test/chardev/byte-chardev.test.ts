@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { BroadcastChardev } from '../../src/chardev/byte-chardev.js';
 import { SocketServer } from '../../src/chardev/socket-server.js';
-import { SocketClient, tempDir } from '../monitor/socket-client.js';
+import { SocketClient, tempDir } from '../../src/monitor/client/socket-client.js';
 
 test('a serial-style chardev sends output to every client and takes input from any', async () => {
   const tmp = tempDir();

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { SocketServer } from '../../src/chardev/socket-server.js';
 import { ChardevError } from '../../src/chardev/errors.js';
 import type { Session } from '../../src/chardev/session.js';
-import { SocketClient, tempDir } from '../monitor/socket-client.js';
+import { SocketClient, tempDir } from '../../src/monitor/client/socket-client.js';
 
 function unixSpec(path: string) {
   return { kind: 'socket' as const, path, server: true as const, wait: false };

@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BOOT_TIMEOUT_MS, GuestVm, guestSkipReason } from '../helpers/guest-vm.js';
-import { SHELL_RECIPE, guestFromSnapshot } from '../helpers/guest-snapshot.js';
+import { SHELL_RECIPE, guestFromSnapshot } from '../../src/guest/harness/snapshot-recipe.js';
 
 const skip = guestSkipReason();
 const REPORT_SECS = 2;

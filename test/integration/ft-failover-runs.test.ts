@@ -17,7 +17,7 @@ import { BOOT_TIMEOUT_MS, guestSkipReason } from '../helpers/guest-vm.js';
 import { netnsSkipReason } from '../helpers/netns.js';
 import { diskCheckSkipReason } from '../helpers/kv-disk-check.js';
 import { SeededRandom } from '../helpers/seeded-random.js';
-import type { DiskMode } from '../helpers/kv-guest.js';
+import type { DiskMode } from '../../src/guest/harness/kv-guest.js';
 import { killPrimary } from '../torture/faults/kill.js';
 import { runRound } from '../torture/round.js';
 import { ftFeatures } from '../torture/ft-features.js';

@@ -7,10 +7,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BOOT_TIMEOUT_MS, GuestVm, guestSkipReason } from '../helpers/guest-vm.js';
-import { NIC_RECIPE, SHELL_RECIPE, guestFromSnapshot, recipeArgs } from '../helpers/guest-snapshot.js';
-import { hmp } from '../helpers/hmp.js';
+import { NIC_RECIPE, SHELL_RECIPE, guestFromSnapshot, recipeArgs } from '../../src/guest/harness/snapshot-recipe.js';
+import { hmp } from '../../src/monitor/client/hmp-command.js';
 import { netnsSkipReason, withTestNetwork } from '../helpers/netns.js';
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 
 const skip = guestSkipReason() || netnsSkipReason();
 

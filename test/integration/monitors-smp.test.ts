@@ -6,8 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GuestVm, guestSkipReason, BOOT_TIMEOUT_MS } from '../helpers/guest-vm.js';
-import { SocketClient } from '../monitor/socket-client.js';
-import { hmp } from '../helpers/hmp.js';
+import { SocketClient } from '../../src/monitor/client/socket-client.js';
+import { hmp } from '../../src/monitor/client/hmp-command.js';
 
 const skip = guestSkipReason();
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { spawnCuju } from '../helpers/guest-vm.js';
 import { kvmSkipReason } from '../helpers/kvm.js';
 import { makeElf } from '../x86/kernel-fixtures.js';
-import { SocketClient } from '../monitor/socket-client.js';
+import { SocketClient } from '../../src/monitor/client/socket-client.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'cuju-reset-'));
 process.on('exit', () => rmSync(dir, { recursive: true, force: true }));

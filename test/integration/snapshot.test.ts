@@ -9,8 +9,8 @@ import { copyFileSync, mkdtempSync, openSync, rmSync, writeSync, closeSync, stat
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BOOT_TIMEOUT_MS, CUJU, GuestVm, INITRD, KERNEL, guestSkipReason } from '../helpers/guest-vm.js';
-import { SHELL_RECIPE, ensureSnapshot, guestFromSnapshot } from '../helpers/guest-snapshot.js';
-import { hmp } from '../helpers/hmp.js';
+import { SHELL_RECIPE, ensureSnapshot, guestFromSnapshot } from '../../src/guest/harness/snapshot-recipe.js';
+import { hmp } from '../../src/monitor/client/hmp-command.js';
 import { execFile } from 'node:child_process';
 
 const skip = guestSkipReason();

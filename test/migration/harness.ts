@@ -6,7 +6,7 @@ import type { MigrationStats } from '../../src/migration/status.js';
 import { checkSweepInvariant } from './sweep-guest.js';
 import type { TestDestinationMachine, TestSourceMachine } from './test-machines.js';
 
-import { freePort } from '../helpers/free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 export { freePort };
 
 export interface Destination {

@@ -6,7 +6,7 @@ import { startMonitors } from '../../src/monitor/start.js';
 import { SocketServer } from '../../src/chardev/socket-server.js';
 import { ChardevError } from '../../src/chardev/errors.js';
 import { FakeVm } from './fake-vm.js';
-import { QmpClient, SocketClient, tempDir } from './socket-client.js';
+import { QmpClient, SocketClient, tempDir } from '../../src/monitor/client/socket-client.js';
 
 const unix = (path: string) => ({ kind: 'socket' as const, path, server: true as const, wait: false });
 

@@ -3,7 +3,7 @@
  * listed with the reason), cycled so every kind comes up, in a seeded random order, each
  * with a random disk mode.
  */
-import type { DiskMode } from '../helpers/kv-guest.js';
+import type { DiskMode } from '../../src/guest/harness/kv-guest.js';
 import type { SeededRandom } from '../helpers/seeded-random.js';
 import { ALL_FAULTS, faultByName } from './faults/index.js';
 import type { FaultKind } from './faults/fault.js';

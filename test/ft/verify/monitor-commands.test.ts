@@ -15,7 +15,7 @@ import { registerFtCommands } from '../../../src/ft/monitor-commands.js';
 import { registerMigrationCommands } from '../../../src/migration/monitor-commands.js';
 import { DEFAULT_VERIFY_EVERY } from '../../../src/ft/verify/verify-stats.js';
 import { FakeVm } from '../../monitor/fake-vm.js';
-import { SocketClient, tempDir } from '../../monitor/socket-client.js';
+import { SocketClient, tempDir } from '../../../src/monitor/client/socket-client.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let monitor: HmpMonitor;

@@ -7,7 +7,7 @@ import { createHmpCommandTable } from '../../../src/monitor/hmp/commands.js';
 import { HMP_GREETING, HMP_PROMPT } from '../../../src/monitor/hmp/session.js';
 import type { HmpCommandTable } from '../../../src/monitor/hmp/registry.js';
 import { FakeVm } from '../fake-vm.js';
-import { SocketClient, tempDir } from '../socket-client.js';
+import { SocketClient, tempDir } from '../../../src/monitor/client/socket-client.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let path: string;

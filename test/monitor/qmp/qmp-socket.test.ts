@@ -7,7 +7,7 @@ import { createQmpCommandTable, DEFAULT_QMP_EVENTS } from '../../../src/monitor/
 import { QmpEventList, type QmpCommandTable } from '../../../src/monitor/qmp/registry.js';
 import { MonitorCommandError } from '../../../src/monitor/errors.js';
 import { FakeVm } from '../fake-vm.js';
-import { QmpClient, SocketClient, tempDir } from '../socket-client.js';
+import { QmpClient, SocketClient, tempDir } from '../../../src/monitor/client/socket-client.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let path: string;

@@ -6,9 +6,9 @@
  * the promise.
  */
 import type { BackupNamespace } from '../../helpers/backup-netns.js';
-import type { FtVm } from '../../helpers/ft-vm.js';
-import type { RunDisks } from '../../helpers/kv-guest.js';
-import type { KvPair } from '../../helpers/kv-pair.js';
+import type { FtVm } from '../../../src/guest/harness/ft-vm.js';
+import type { RunDisks } from '../../../src/guest/harness/kv-guest.js';
+import type { KvPair } from '../../../src/guest/harness/kv-pair.js';
 import type { TestNetwork } from '../../helpers/netns.js';
 import type { SeededRandom } from '../../helpers/seeded-random.js';
 import type { EpochRelay } from '../epoch-relay.js';

@@ -5,9 +5,9 @@
  * and heartbeat. Registered with the round, so it is counted, checked and killed.
  */
 import { join } from 'node:path';
-import { freePort } from '../../helpers/free-port.js';
-import { FtVm } from '../../helpers/ft-vm.js';
-import { freshDisk, kvArgs } from '../../helpers/kv-guest.js';
+import { freePort } from '../../../src/net/free-port.js';
+import { FtVm } from '../../../src/guest/harness/ft-vm.js';
+import { freshDisk, kvArgs } from '../../../src/guest/harness/kv-guest.js';
 import type { FaultContext } from './fault.js';
 
 export async function startWaitingBackup(ctx: FaultContext, label: string, tap: number): Promise<{ vm: FtVm; port: number }> {

@@ -7,11 +7,11 @@
  * rebuilt when a restore refuses them.
  */
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
-import { snapshotCacheKey } from '../../src/snapshot/cache-key.js';
+import { snapshotCacheKey } from '../../snapshot/cache-key.js';
 import { join } from 'node:path';
 import { GuestVm, INITRD, KERNEL, ROOT, type GuestOptions } from './guest-vm.js';
-import { hmp } from './hmp.js';
-import { TestNetwork } from './netns.js';
+import { hmp } from '../../monitor/client/hmp-command.js';
+import { TestNetwork } from '../../net/testnet/test-network.js';
 
 export const SNAPSHOT_NIC_MAC = '52:54:00:12:34:56';
 

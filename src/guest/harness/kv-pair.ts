@@ -13,10 +13,10 @@
  * from an empty image, relies on that.)
  */
 import { copyFileSync } from 'node:fs';
-import { ensureSnapshot } from './guest-snapshot.js';
+import { ensureSnapshot } from './snapshot-recipe.js';
 import { FtVm } from './ft-vm.js';
 import { KV_RECIPE, ensureBootDisk, kvArgs, kvGuestSetup, type RunDisks } from './kv-guest.js';
-import { freePort } from '../../bench/migrate/migrating-vm.js';
+import { freePort } from '../../net/free-port.js';
 
 export interface KvPairOptions {
   disks: RunDisks;

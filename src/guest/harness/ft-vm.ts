@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleProcess, killOnExit } from './console-process.js';
 import { CUJU, INITRD, KERNEL, type GuestOptions } from './guest-vm.js';
-import { hmp } from './hmp.js';
+import { hmp } from '../../monitor/client/hmp-command.js';
 import { shellCommand, shellResult } from './shell-command.js';
 
 export interface FtVmOptions extends GuestOptions {

@@ -11,9 +11,9 @@
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { makeExt4Image } from '../../src/block/make-ext4.js';
+import { makeExt4Image } from '../../block/make-ext4.js';
 import { ROOT, type GuestOptions, type GuestVm } from './guest-vm.js';
-import { recipeArgs, type SnapshotRecipe } from './guest-snapshot.js';
+import { recipeArgs, type SnapshotRecipe } from './snapshot-recipe.js';
 
 export const KV_PORT = 7000;
 export const KV_LOG = '/mnt/disk/kv.log';

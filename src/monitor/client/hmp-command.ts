@@ -1,5 +1,5 @@
 /** One HMP command over a monitor's unix socket: its output, without the echo and prompt. */
-import { SocketClient } from '../monitor/socket-client.js';
+import { SocketClient } from './socket-client.js';
 
 export async function hmp(path: string, command: string, timeoutMs = 30_000): Promise<string> {
   const c = await SocketClient.connect(path);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm start`: set up everything, then boot the demo guest with its shell on this terminal.
+# `npm start`: set up everything, then run the fault-tolerance demo (src/demo/start.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

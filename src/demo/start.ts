@@ -1,187 +1,215 @@
 /**
- * `npm start`'s demo: runs the guest with its shell on this terminal and the monitors
- * on unix sockets, and says how to talk to them. Only the first start boots: once the
- * guest's shell is up the demo saves a snapshot (HMP `migrate file:`), and later starts
- * resume from it in about a second (`-incoming file:`). Then a backup VMM on this
- * machine protects the VM (Cuju FT); kill -9 of the primary moves this terminal to the
- * backup's console, where the same shell carries on.
+ * `npm start`'s demo: a VM protected by Cuju fault tolerance on this machine, with a
+ * service in the guest (cuju-kv: an in-memory counter and an fsync'ed log on its disk)
+ * answering a client on this host over one TCP connection, the live `info ft` of both
+ * VMMs, and keys that kill or freeze the primary, continue it, and re-protect the
+ * survivor with a new backup. Every answer is checked against the acknowledged ones, so
+ * a failover that lost anything would show at once.
+ *
+ *   npm start                      the live dashboard (keys on this terminal)
+ *   npm start -- --auto            unattended: two failovers and a re-protection, then a
+ *                                  verdict and exit status 0 (nothing lost) or 1
+ *
+ * The first start boots the guest once and caches a snapshot (minutes where the guest
+ * kernel is emulated); later starts resume from it in about a second.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { detectBackend } from '../kvm/system.js';
-import { snapshotCacheKey } from '../snapshot/cache-key.js';
+import { backendNote, detectBackend } from '../kvm/system.js';
+import { KV_PORT } from '../guest/harness/kv-guest.js';
+import { renderDashboard, type VmView } from './dashboard.js';
+import { DemoPair, type DemoVm } from './demo-pair.js';
+import { KvSession } from './kv-session.js';
 
-const ROOT = resolve(fileURLToPath(import.meta.url), '../../../..');
-const DIR = process.env.CUJU_DEMO_DIR ?? '/tmp/cuju-demo';
-mkdirSync(DIR, { recursive: true });
-const monitor = join(DIR, 'vm1.monitor');
-const qmp = join(DIR, 'vm1.qmp');
+const USAGE = 'usage: npm start [-- --auto]';
+/** The client's pause between requests: a steady trickle, not a load test. */
+const REQUEST_GAP_MS = 100;
+const say = (line: string) => process.stderr.write(`cuju demo: ${line}\n`);
 
-const kernel = join(ROOT, 'guest/out/bzImage');
-const initrd = join(ROOT, 'guest/out/initramfs.cpio');
-const machineArgs = ['-m', '128', '-kernel', kernel, '-initrd', initrd, '-append', 'console=ttyS0 quiet'];
-const extra = process.argv.slice(2);
-// Extra flags may change the machine: then boot as asked and keep no snapshot.
-const snapshot = extra.length === 0
-  ? join(ROOT, 'guest/out/snapshots', `demo-${snapshotCacheKey([kernel, initrd], JSON.stringify(machineArgs))}.snap`)
-  : undefined;
-const resuming = snapshot !== undefined && existsSync(snapshot);
+interface Options {
+  auto: boolean;
+}
 
-const slow = detectBackend() === 'kvm_pvm';
-process.stderr.write(
-  [
-    '',
-    resuming
-      ? 'cuju demo: resuming the Linux guest from its snapshot (no boot needed); press Enter for a prompt.'
-      : 'cuju demo: booting a Linux guest (busybox shell on this terminal).',
-    slow && !resuming ? '  This host has kvm_pvm (no VT-x/AMD-V): the guest kernel is emulated, boot takes ~2 minutes.\n  The next `npm start` resumes from a snapshot taken once the shell is up.' : '',
-    `  HMP monitor:  echo 'info status' | nc -U ${monitor}`,
-    `  QMP monitor:  nc -U ${qmp}   then {"execute":"qmp_capabilities"} {"execute":"query-status"}`,
-    '  In the guest: poweroff ends the VM. Ctrl-A x quits cuju at any time.',
-    extra.length === 0 ? '  Once the shell is up, a backup VMM on this machine protects the VM (Cuju fault tolerance).' : '',
-    '',
-  ].filter((l) => l !== '').join('\n') + '\n\n',
-);
-
-const args = [
-  join(ROOT, 'bin/cuju.js'), '-name', 'vm1', ...machineArgs, '-nographic',
-  '-chardev', `socket,id=mon,path=${monitor},server=on,wait=off`, '-mon', 'chardev=mon,mode=readline',
-  '-qmp', `unix:${qmp},server,nowait`,
-  ...extra,
-  ...(resuming ? ['-incoming', `file:${snapshot}`] : []),
-];
-// The console passes through this process, so the demo sees when the shell is up.
-const child = spawn(process.execPath, args, { stdio: ['inherit', 'pipe', 'inherit'] });
-if (resuming) setTimeout(() => void protect(), 1500);
-let seen = '';
-child.stdout!.on('data', (chunk: Buffer) => {
-  process.stdout.write(chunk);
-  if (!snapshot || resuming || seen === 'saved') return;
-  seen = (seen + chunk.toString('latin1')).slice(-200);
-  if (seen.includes('cuju-guest: ready')) {
-    seen = 'saved';
-    void saveSnapshot(snapshot);
+function parseOptions(argv: string[]): Options {
+  const o: Options = { auto: false };
+  for (const a of argv) {
+    if (a === '--auto') o.auto = true;
+    else throw new Error(`unknown option '${a}' (${USAGE})`);
   }
-});
-child.on('exit', (code, signal) => {
-  if (signal && backup && backup.exitCode === null) {
-    // The primary died: the backup has taken over; this terminal continues on its console.
-    attachToBackupConsole();
-    return;
-  }
-  backup?.kill('SIGKILL');
-  if (resuming && code === 1) {
-    // cuju said why on stderr; a snapshot it refuses is of no further use.
-    rmSync(snapshot!, { force: true });
-    process.stderr.write('cuju demo: the snapshot could not be resumed and was removed; `npm start` boots afresh next time.\n');
-  }
-  process.exit(code ?? (signal ? 1 : 0));
-});
+  return o;
+}
 
-/** One HMP command; resolves with what the monitor printed. */
-function hmp(command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = createConnection(monitor);
-    let out = '';
-    let sent = false;
-    s.setEncoding('utf8');
-    s.on('data', (d: string) => {
-      out += d;
-      if (!sent && out.includes('(qemu) ')) {
-        sent = true;
-        out = '';
-        s.write(command + '\n');
-      } else if (sent && /\(qemu\) $/.test(out)) {
-        s.end();
-        resolve(out);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function vmView(pair: DemoPair, v: DemoVm | undefined): Promise<VmView | undefined> {
+  if (!v) return undefined;
+  return { name: v.name, pid: v.vm.pid, tap: v.tap, infoFt: await pair.infoFt(v), frozen: v.frozen, monitor: v.vm.hmpPath };
+}
+
+class Demo {
+  private message = '';
+  private firstAnswerSeenFor = 0;
+  private refreshing = false;
+  private lastEventsPrinted = 0;
+
+  constructor(readonly pair: DemoPair, readonly session: KvSession, readonly backend: string, readonly live: boolean) {}
+
+  /** Follows failovers and fenced VMMs, notes the client's first answer after a fault, redraws. */
+  async refresh(): Promise<void> {
+    if (this.refreshing) return;
+    this.refreshing = true;
+    try {
+      const { pair, session } = this;
+      await pair.followTakeover();
+      await pair.retireFenced();
+      const c = session.stats;
+      if (pair.faultAt > this.firstAnswerSeenFor && c.lastAnswerAt > pair.faultAt) {
+        this.firstAnswerSeenFor = pair.faultAt;
+        pair.event(`client: answered again ${Math.round(c.lastAnswerAt - pair.faultAt)} ms after the fault, on the same TCP connection`);
       }
-    });
-    s.on('error', reject);
-  });
-}
-
-async function saveSnapshot(path: string): Promise<void> {
-  mkdirSync(join(ROOT, 'guest/out/snapshots'), { recursive: true });
-  const partial = `${path}.partial`;
-  try {
-    const out = await hmp(`migrate file:${partial}`);
-    if (!/migration completed/.test(out)) throw new Error(out.trim());
-    renameSync(partial, path);
-    process.stderr.write('\r\ncuju demo: snapshot saved; the next `npm start` resumes from it.\r\n');
-    void protect();
-  } catch (e) {
-    rmSync(partial, { force: true });
-    process.stderr.write(`\r\ncuju demo: could not save a snapshot (${(e as Error).message}); the next start boots again.\r\n`);
-  }
-}
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));
-
-// --- Fault tolerance: a backup VMM on this machine protects the demo VM ---------------
-
-const backupMonitor = join(DIR, 'backup.monitor');
-const backupConsole = join(DIR, 'backup.console');
-const backupLog = join(DIR, 'backup.log');
-let backup: ChildProcess | undefined;
-
-function say(text: string): void {
-  process.stderr.write(`\r\ncuju demo: ${text.replace(/\n/g, '\r\n')}\r\n`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts the backup (same machine, -incoming ...,ft_mode) and protects the VM with it. */
-async function protect(): Promise<void> {
-  if (extra.length > 0 || backup) return;
-  const port = await freePort();
-  const log = openSync(backupLog, 'w');
-  backup = spawn(process.execPath, [
-    join(ROOT, 'bin/cuju.js'), '-name', 'vm1-backup', ...machineArgs,
-    '-serial', `unix:${backupConsole},server,nowait`,
-    '-monitor', `unix:${backupMonitor},server,nowait`,
-    '-incoming', `tcp:127.0.0.1:${port},ft_mode`,
-  ], { stdio: ['ignore', log, log] });
-  closeSync(log);
-  for (let i = 0; i < 100 && !readFileSync(backupLog, 'utf8').includes('waiting for an incoming migration'); i++) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  try {
-    await hmp('migrate_set_capability cuju-ft on');
-    const out = await hmp(`migrate -c tcp:127.0.0.1:${port}`);
-    if (!/fault tolerance started/.test(out)) throw new Error(out.replace(/\(qemu\) /g, '').trim());
-    say([
-      `the VM is now protected by a backup VMM (pid ${backup.pid}, log ${backupLog}): epochs every 5 ms.`,
-      `  Status:   watch -n 1 "echo 'info ft' | nc -U ${monitor}"`,
-      `  Failover: kill -9 ${child.pid}   (the primary) - this terminal then continues on the backup.`,
-    ].join('\n'));
-  } catch (e) {
-    say(`could not start fault tolerance: ${(e as Error).message}`);
-  }
-}
-
-/** After the primary's death: this terminal becomes the backup's console (Ctrl-] leaves). */
-function attachToBackupConsole(): void {
-  say(`the primary (pid ${child.pid}) is gone; the backup took over - this is its console now (Ctrl-] quits).`);
-  const console = createConnection(backupConsole);
-  if (process.stdin.isTTY) process.stdin.setRawMode(true);
-  process.stdin.on('data', (d: Buffer) => {
-    if (d.includes(0x1d)) {
-      backup?.kill('SIGTERM');
-      process.exit(0);
+      if (this.live) await this.draw();
+      else this.printNewEvents();
+    } finally {
+      this.refreshing = false;
     }
-    console.write(d);
-  });
-  console.on('data', (d) => process.stdout.write(d));
-  console.on('error', (e) => say(`backup console: ${e.message}`));
-  console.write('\n');
-  backup?.on('exit', (code) => process.exit(code ?? 1));
+  }
+
+  private async draw(): Promise<void> {
+    const { pair } = this;
+    const lines = renderDashboard({
+      backend: this.backend,
+      service: `${pair.guestAddress}:${KV_PORT}`,
+      client: this.session.stats,
+      now: performance.now(),
+      serving: (await vmView(pair, pair.serving))!,
+      backup: await vmView(pair, pair.backup),
+      former: await vmView(pair, pair.former),
+      events: pair.events,
+      message: this.message,
+    });
+    const cols = process.stdout.columns || 120;
+    process.stdout.write(`\x1b[H\x1b[2J${lines.map((l) => l.slice(0, cols - 1)).join('\r\n')}\r\n`);
+  }
+
+  private printNewEvents(): void {
+    for (const e of this.pair.events.slice(this.lastEventsPrinted)) say(e.text);
+    this.lastEventsPrinted = this.pair.events.length;
+  }
+
+  /** One key from the terminal. */
+  async key(k: string): Promise<boolean> {
+    const { pair } = this;
+    this.message = '';
+    try {
+      if (k === 'k') this.message = pair.fault('SIGKILL');
+      else if (k === 's') this.message = pair.fault('SIGSTOP');
+      else if (k === 'c') this.message = pair.thaw();
+      else if (k === 'r') {
+        this.message = 're-protecting: a new backup VMM, then migrate -c (live initial copy)...';
+        await this.refresh();
+        this.message = await pair.reprotect();
+      } else if (k === 'q' || k === '\x03') return false;
+      else this.message = `key '${k.replace(/[^\x20-\x7e]/g, '?')}' does nothing here`;
+    } catch (e) {
+      this.message = `failed: ${(e as Error).message.split('\n')[0]}`;
+    }
+    await this.refresh();
+    return true;
+  }
+
+  /** Waits until the VM serves from the backup and the client had `answers` more answers. */
+  async awaitFailover(answers: number, timeoutMs: number): Promise<void> {
+    const from = this.session.stats.answers;
+    const deadline = performance.now() + timeoutMs;
+    while (this.pair.backup || this.session.stats.answers < from + answers) {
+      if (this.session.stats.closed || this.session.stats.bad) return;
+      if (performance.now() > deadline) throw new Error(`no failover with ${answers} answers within ${timeoutMs / 1000} s`);
+      await sleep(200);
+      await this.refresh();
+    }
+  }
 }
+
+/** --auto: kill -9 the primary, re-protect the survivor, kill -9 the new primary. */
+async function unattended(demo: Demo): Promise<void> {
+  for (let round = 1; round <= 2; round++) {
+    await sleep(5000);
+    await demo.refresh();
+    const problem = demo.pair.fault('SIGKILL');
+    if (problem) throw new Error(problem);
+    await demo.awaitFailover(10, 60_000);
+    if (round === 1) {
+      const problem2 = await demo.pair.reprotect();
+      if (problem2) throw new Error(problem2);
+      await demo.refresh();
+    }
+  }
+}
+
+async function main(): Promise<number> {
+  const options = parseOptions(process.argv.slice(2));
+  const backend = detectBackend();
+  const backendLine = backendNote(backend);
+  say(backendLine);
+  if (process.getuid?.() !== 0) throw new Error('the demo needs root: it creates a bridge and taps for the two VMMs (run it as root)');
+  const live = !options.auto && process.stdin.isTTY === true && process.stdout.isTTY === true;
+  say(backend === 'kvm_pvm'
+    ? 'starting: the first start boots the guest once to snapshot it (3-10 minutes here, the guest kernel is emulated); later starts resume in a second'
+    : 'starting: the first start boots the guest once to snapshot it; later starts resume in a second');
+  const t0 = performance.now();
+  const ticker = setInterval(() => say(`still starting (${Math.round((performance.now() - t0) / 1000)} s)...`), 30_000);
+  let pair: DemoPair;
+  try {
+    pair = await DemoPair.start(say);
+  } finally {
+    clearInterval(ticker);
+  }
+  let session: KvSession | undefined;
+  try {
+    session = await KvSession.open(pair.guestAddress, KV_PORT, REQUEST_GAP_MS);
+    pair.event(`client connected to the guest service ${pair.guestAddress}:${KV_PORT}`);
+    const demo = new Demo(pair, session, backend === 'kvm_pvm' ? 'kvm_pvm: guest kernel emulated (slow guest I/O); the VMMs run at full speed' : backend, live);
+    if (live) {
+      process.stdin.setRawMode(true);
+      process.stdin.setEncoding('utf8');
+      const timer = setInterval(() => void demo.refresh(), 1000);
+      await demo.refresh();
+      await new Promise<void>((resolve) => {
+        process.stdin.on('data', (k: string) => void demo.key(k.slice(0, 1)).then((go) => { if (!go) resolve(); }));
+      });
+      clearInterval(timer);
+      process.stdin.setRawMode(false);
+      process.stdin.pause();
+    } else if (options.auto) {
+      await unattended(demo);
+    } else {
+      say('no terminal: printing events; stop with Ctrl-C or kill. (npm start -- --auto runs a scripted failover)');
+      const timer = setInterval(() => void demo.refresh(), 1000);
+      await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+      clearInterval(timer);
+    }
+    await demo.refresh();
+    const end = await session.finish();
+    const s = session.stats;
+    const ok = end.ok && s.closed === null;
+    process.stdout.write([
+      '',
+      `cuju demo: ${s.answers} answers on one TCP connection (counter ${s.counter}, ${s.written} fsync'ed records); read back from the disk: ${end.readBack ?? 'no answer'}`,
+      ...pair.events.map((e) => `  ${e.at.toTimeString().slice(0, 8)}  ${e.text}`),
+      ok ? 'cuju demo: nothing acknowledged was lost.' : `cuju demo: PROBLEM: ${s.bad ?? s.closed ?? 'the read-back did not answer'}`,
+      '',
+    ].join('\n'));
+    return ok ? 0 : 1;
+  } finally {
+    await pair.close();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    // One line for what a user can fix; the detail of a failed start follows it.
+    const [first, ...rest] = e.message.split('\n');
+    say(first);
+    if (rest.length && process.env.CUJU_DEMO_DEBUG) process.stderr.write(`${rest.join('\n')}\n`);
+    process.exit(1);
+  },
+);

@@ -62,16 +62,42 @@ async function startPrimary(o: KvPairOptions): Promise<FtVm> {
   }
 }
 
-async function startBackup(o: KvPairOptions, port: number): Promise<FtVm> {
-  const args = kvArgs(o.disks.backup, o.disks.mode, o.backupTap);
-  const vm = new FtVm({ ...args, label: 'backup', netns: o.backupNetns, extraArgs: [...args.extraArgs!, ...(o.ftArgs ?? []), '-incoming', `tcp:0:${port},ft_mode`] });
+export interface WaitingBackupOptions {
+  /** Its disk image: a copy (replicated: an empty one is filled by migrate -c) or the shared image. */
+  image: string;
+  mode: RunDisks['mode'];
+  tap: string;
+  /** Names the VMM in errors ('backup', 'new backup', 'standby'). */
+  label: string;
+  ftArgs?: string[];
+  heartbeat?: { periodMs: number; timeoutMs: number };
+  /** Run the VMM in this network namespace. */
+  netns?: string;
+  /** Listen here (default: a free port). */
+  port?: number;
+}
+
+/**
+ * A backup VMM waiting for its primary with `-incoming tcp:0:PORT,ft_mode`: the pair's
+ * first backup, or a further one after a failover (re-protection) or a standby.
+ */
+export async function startWaitingBackup(o: WaitingBackupOptions): Promise<{ vm: FtVm; port: number }> {
+  const port = o.port ?? (await freePort());
+  const args = kvArgs(o.image, o.mode, o.tap);
+  const vm = new FtVm({ ...args, label: o.label, netns: o.netns, extraArgs: [...args.extraArgs!, ...(o.ftArgs ?? []), '-incoming', `tcp:0:${port},ft_mode`] });
   try {
     await vm.waitForLog(/waiting for an incoming migration/, 30_000);
-    return vm;
+    if (o.heartbeat) await setHeartbeat(vm, o.heartbeat);
+    return { vm, port };
   } catch (e) {
     await vm.kill();
     throw e;
   }
+}
+
+async function setHeartbeat(vm: FtVm, h: { periodMs: number; timeoutMs: number }): Promise<void> {
+  const out = await vm.hmp(`cuju-set-heartbeat ${h.periodMs} ${h.timeoutMs}`);
+  if (out !== '') throw new Error(`cuju-set-heartbeat on the ${vm.label}: ${out}`);
 }
 
 /**
@@ -86,15 +112,13 @@ export async function startKvPair(o: KvPairOptions, replicationHost = '127.0.0.1
   let backup: FtVm | undefined;
   try {
     if (o.disks.mode === 'replicated') copyFileSync(o.disks.primary, o.disks.backup);
-    const port = await freePort();
-    backup = await startBackup(o, port);
+    const waiting = await startWaitingBackup({ image: o.disks.backup, mode: o.disks.mode, tap: o.backupTap, label: 'backup', netns: o.backupNetns, ftArgs: o.ftArgs });
+    backup = waiting.vm;
+    const port = waiting.port;
     const connectPort = relay ? await relay(port) : port;
     const host = relay ? '127.0.0.1' : replicationHost;
     if (o.heartbeat) {
-      for (const vm of [primary, backup]) {
-        const out = await vm.hmp(`cuju-set-heartbeat ${o.heartbeat.periodMs} ${o.heartbeat.timeoutMs}`);
-        if (out !== '') throw new Error(`cuju-set-heartbeat on the ${vm.label}: ${out}`);
-      }
+      for (const vm of [primary, backup]) await setHeartbeat(vm, o.heartbeat);
     }
     const cap = await primary.hmp('migrate_set_capability cuju-ft on');
     if (cap !== '') throw new Error(`migrate_set_capability cuju-ft on: ${cap}`);

@@ -25,7 +25,12 @@ export interface DemoVm {
   /** 'primary', 'backup', 'backup 2', ... */
   name: string;
   frozen: boolean;
+  /** How much of the VMM's log (stderr) was already looked at for events. */
+  logSeen?: number;
 }
+
+/** The VMM log lines worth an event: failure detection, takeover, the lease's decisions. */
+const FT_LOG = /primary lost|backup lost|took over|taking over|fenced|won the lease|lost the lease|heartbeat/;
 
 export interface DemoEvent {
   at: Date;
@@ -69,8 +74,9 @@ export class DemoPair {
       const kv = await startKvPair({
         disks: pair.disks, primaryTap, backupTap, guestAddress: pair.guestAddress, ftArgs: pair.ftArgs, heartbeat: HEARTBEAT,
       });
-      pair.serving = { vm: kv.primary, tap: primaryTap, name: 'primary', frozen: false };
-      pair.backup = { vm: kv.backup, tap: backupTap, name: 'backup', frozen: false };
+      // Their logs so far hold the start-up; events begin with protection.
+      pair.serving = { vm: kv.primary, tap: primaryTap, name: 'primary', frozen: false, logSeen: kv.primary.stderr.length };
+      pair.backup = { vm: kv.backup, tap: backupTap, name: 'backup', frozen: false, logSeen: kv.backup.stderr.length };
       pair.backups = 1;
       pair.event(`protected: ${kv.timing}`);
       return pair;
@@ -153,10 +159,22 @@ export class DemoPair {
       await vm.kill();
       throw e;
     }
-    this.backup = { vm, tap, name, frozen: false };
+    this.backup = { vm, tap, name, frozen: false, logSeen: vm.stderr.length };
     this.serving.name = 'primary';
     this.event(`re-protected: ${name} (pid ${vm.pid}) on ${tap}, live initial copy in ${Math.round(performance.now() - t0)} ms`);
     return '';
+  }
+
+  /** Turns the VMMs' new FT log lines into events (what they detected and decided, in their words). */
+  collectLogs(): void {
+    for (const v of [this.serving, this.backup, this.former]) {
+      if (!v) continue;
+      const log = v.vm.stderr;
+      const end = log.lastIndexOf('\n') + 1;
+      const fresh = log.slice(v.logSeen ?? 0, end);
+      v.logSeen = Math.max(v.logSeen ?? 0, end);
+      for (const line of fresh.split('\n')) if (FT_LOG.test(line)) this.event(`${v.name} VMM: ${line.replace(/^cuju: /, '').trim()}`);
+    }
   }
 
   /** `info ft` of one VMM ('' when its monitor does not answer: dead or frozen). */

@@ -49,6 +49,8 @@ class Demo {
   private firstAnswerSeenFor = 0;
   private refreshing = false;
   private lastEventsPrinted = 0;
+  /** A key's action still running (re-protection takes seconds): other keys wait for it. */
+  private busy = '';
 
   constructor(readonly pair: DemoPair, readonly session: KvSession, readonly backend: string, readonly live: boolean) {}
 
@@ -58,6 +60,7 @@ class Demo {
     this.refreshing = true;
     try {
       const { pair, session } = this;
+      pair.collectLogs();
       await pair.followTakeover();
       await pair.retireFenced();
       const c = session.stats;
@@ -97,19 +100,27 @@ class Demo {
   /** One key from the terminal. */
   async key(k: string): Promise<boolean> {
     const { pair } = this;
+    if (k === 'q' || k === '\x03') return false;
+    if (this.busy) {
+      this.message = `still ${this.busy}: wait for it`;
+      await this.refresh();
+      return true;
+    }
     this.message = '';
     try {
       if (k === 'k') this.message = pair.fault('SIGKILL');
       else if (k === 's') this.message = pair.fault('SIGSTOP');
       else if (k === 'c') this.message = pair.thaw();
       else if (k === 'r') {
+        this.busy = 're-protecting';
         this.message = 're-protecting: a new backup VMM, then migrate -c (live initial copy)...';
         await this.refresh();
         this.message = await pair.reprotect();
-      } else if (k === 'q' || k === '\x03') return false;
-      else this.message = `key '${k.replace(/[^\x20-\x7e]/g, '?')}' does nothing here`;
+      } else this.message = `key '${k.replace(/[^\x20-\x7e]/g, '?')}' does nothing here`;
     } catch (e) {
       this.message = `failed: ${(e as Error).message.split('\n')[0]}`;
+    } finally {
+      this.busy = '';
     }
     await this.refresh();
     return true;

@@ -4,7 +4,7 @@ import { SocketClient } from './socket-client.js';
 export async function hmp(path: string, command: string, timeoutMs = 30_000): Promise<string> {
   const c = await SocketClient.connect(path);
   try {
-    await c.waitFor('(qemu) ', 10_000);
+    await c.waitFor('(qemu) ', Math.min(10_000, timeoutMs));
     c.take();
     c.write(command + '\n');
     const text = await c.waitFor(/\(qemu\) $/, timeoutMs);

@@ -1,4 +1,4 @@
-/** A test client for monitor sockets: collects everything received, waits for patterns. */
+/** A client for monitor sockets (tests, benchmarks, the guest harness): collects everything received, waits for patterns. */
 import * as net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,8 @@ export class SocketClient {
   received = '';
   readonly ended: Promise<void>;
   private waiters: Array<() => void> = [];
+  /** The connection ended: what was not received by then never will be. */
+  private closed = false;
 
   private constructor(readonly socket: net.Socket) {
     socket.setEncoding('utf8');
@@ -15,7 +17,11 @@ export class SocketClient {
       this.received += text;
       for (const wake of this.waiters.splice(0)) wake();
     });
-    this.ended = new Promise((resolve) => socket.on('close', () => resolve()));
+    this.ended = new Promise((resolve) => socket.on('close', () => {
+      this.closed = true;
+      for (const wake of this.waiters.splice(0)) wake();
+      resolve();
+    }));
     socket.on('error', () => undefined);
   }
 
@@ -39,6 +45,8 @@ export class SocketClient {
     while (!matches()) {
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${pattern}; received: ${JSON.stringify(this.received)}`);
+      // A monitor that died (or hung up) fails the wait at once, not after the timeout.
+      if (this.closed) throw new Error(`the connection closed while waiting for ${pattern}; received: ${JSON.stringify(this.received)}`);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, left);
         this.waiters.push(() => {

@@ -8,7 +8,9 @@
  *                        stop-primary, cut-link, slow-link, corrupt-epoch, truncate-epoch,
  *                        reprotect, pause-primary)
  *   CUJU_TORTURE_FEATURES  force engine features on (heartbeat,lease,key or all)
- * Exit status 1 when any round failed.
+ *   CUJU_TORTURE_MINUTES  start no round after this many minutes (a time budget for long runs)
+ * SIGINT/SIGTERM: finish the round under way, then print the table of the rounds run
+ * (a second one stops at once). Exit status 1 when any round failed.
  */
 import { guestSkipReason } from '../helpers/guest-vm.js';
 import { netnsSkipReason } from '../helpers/netns.js';
@@ -27,6 +29,16 @@ async function main(): Promise<number> {
   if (skip) throw new Error(`cannot run: ${skip}`);
   const rounds = Number(process.env.CUJU_TORTURE_ROUNDS ?? 14);
   if (!Number.isInteger(rounds) || rounds < 1) throw new RangeError(`CUJU_TORTURE_ROUNDS must be a whole number ≥ 1, got '${process.env.CUJU_TORTURE_ROUNDS}'`);
+  const minutes = Number(process.env.CUJU_TORTURE_MINUTES ?? Infinity);
+  if (!(minutes > 0)) throw new RangeError(`CUJU_TORTURE_MINUTES must be a number of minutes > 0, got '${process.env.CUJU_TORTURE_MINUTES}'`);
+  let stopWhy = '';
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (stopWhy) process.exit(130);
+      stopWhy = `${sig}`;
+      log(`${sig}: finishing this round, then the table (again to stop at once)`);
+    });
+  }
   const rng = SeededRandom.fromEnv('CUJU_TORTURE_SEED');
   const features = ftFeatures();
   const plan = planRounds(rounds, rng, features, process.env.CUJU_TORTURE_FAULTS ?? '');
@@ -36,6 +48,11 @@ async function main(): Promise<number> {
   const notRun: string[] = [];
   let brokenInARow = 0;
   for (const [i, r] of plan.rounds.entries()) {
+    if (!stopWhy && performance.now() - T0 > minutes * 60_000) stopWhy = `the ${minutes}-minute budget (CUJU_TORTURE_MINUTES) is spent`;
+    if (stopWhy) {
+      log(`stopped after ${i} of ${plan.rounds.length} rounds: ${stopWhy}`);
+      break;
+    }
     log(`round ${i + 1}/${plan.rounds.length}: ${r.fault.name}, ${r.disk} disk`);
     try {
       const o = await runRound({ index: i + 1, fault: r.fault, disk: r.disk, rng, features, log });

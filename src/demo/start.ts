@@ -13,6 +13,7 @@
  * The first start boots the guest once and caches a snapshot (minutes where the guest
  * kernel is emulated); later starts resume from it in about a second.
  */
+import { accessSync, constants } from 'node:fs';
 import { backendNote, detectBackend } from '../kvm/system.js';
 import { KV_PORT } from '../guest/harness/kv-guest.js';
 import { renderDashboard, type VmView } from './dashboard.js';
@@ -161,6 +162,11 @@ async function main(): Promise<number> {
   const backendLine = backendNote(backend);
   say(backendLine);
   if (process.getuid?.() !== 0) throw new Error('the demo needs root: it creates a bridge and taps for the two VMMs (run it as root)');
+  try {
+    accessSync('/dev/kvm', constants.R_OK | constants.W_OK);
+  } catch {
+    throw new Error('the demo needs /dev/kvm (absent or not accessible here): run it on a host with KVM');
+  }
   const live = !options.auto && process.stdin.isTTY === true && process.stdout.isTTY === true;
   say(backend === 'kvm_pvm'
     ? 'starting: the first start boots the guest once to snapshot it (3-10 minutes here, the guest kernel is emulated); later starts resume in a second'

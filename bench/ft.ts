@@ -39,8 +39,9 @@ import { commitSummary, parseAcks, parseBackupTrace, parseEpochs, summarizeWindo
 import { Backup, protect, queryFt, startPrimary, type FtInfo } from './ft/ft-pair.js';
 import { DIRTY_MIB, ECHO_PORT, FT_BENCH_RECIPE, GUEST_MIB } from './ft/guest-recipe.js';
 import { NamespaceProcess } from './ft/namespace-process.js';
+import { coreShare, cpuTimes } from './ft/process-cpu.js';
 import { residentMemory, type ResidentMemory } from './ft/process-memory.js';
-import { fullReport, type DirtyResult, type FailoverResult, type MemoryResult, type Results } from './ft/report.js';
+import { fullReport, type DirtyResult, type FailoverResult, type MemoryResult, type Results, type RttCpu } from './ft/report.js';
 import { bytesReceivedOnPort } from './ft/tcp-bytes.js';
 import { achievedRate, runWorkload, stopWorkload } from './ft/workload.js';
 
@@ -92,6 +93,18 @@ async function waitFor(what: string, timeoutMs: number, done: () => boolean): Pr
 const wallMs = () => performance.timeOrigin + performance.now();
 
 /** `count` sequential round trips from the client namespace to the guest's echo server, ms each. */
+/** Round trips while measuring the CPU the VMMs use (share of one core: vCPU threads and the rest). */
+async function measuredRoundTrips(net: TestNetwork, count: number, vmms: { primary: number; backup?: number }): Promise<{ samples: number[]; cpu: RttCpu }> {
+  const t0 = performance.now();
+  const p0 = cpuTimes(vmms.primary);
+  const b0 = vmms.backup === undefined ? undefined : cpuTimes(vmms.backup);
+  const samples = await roundTrips(net, count);
+  const seconds = (performance.now() - t0) / 1000;
+  const primary = coreShare(p0, cpuTimes(vmms.primary), seconds);
+  const backup = b0 && vmms.backup !== undefined ? coreShare(b0, cpuTimes(vmms.backup), seconds) : undefined;
+  return { samples, cpu: { primaryVcpu: primary.vcpu, primaryVmm: primary.vmm, backup: backup ? backup.vcpu + backup.vmm : undefined } };
+}
+
 async function roundTrips(net: TestNetwork, count: number): Promise<number[]> {
   const client = new NamespaceProcess(net.clients[0].ns, [process.execPath, '-e', ECHO_CLIENT, 'rtt', net.guest.address, String(ECHO_PORT), String(count)]);
   const r = await client.json<{ samplesMs: number[]; error: string | null }>(60_000 + count * 200);
@@ -240,7 +253,8 @@ async function main(): Promise<void> {
     let backup: Backup | undefined;
     try {
       log('unprotected round trips');
-      const rttUnprotected = await roundTrips(net, RTT_COUNT);
+      const unprotectedRun = await measuredRoundTrips(net, RTT_COUNT, { primary: primary.vm.child.pid! });
+      const rttUnprotected = unprotectedRun.samples;
 
       backup = await Backup.start(net, TRACE);
       const protectMs = await protect(primary, backup);
@@ -252,7 +266,10 @@ async function main(): Promise<void> {
       const stopped = await protectedWindow(primary, backup, { name: 'stopped' }, memory);
       log('protected round trips');
       const rttFrom = wallMs();
-      const rttProtected = await roundTrips(net, RTT_COUNT);
+      const protectedRun = await measuredRoundTrips(net, RTT_COUNT, { primary: primary.vm.child.pid!, backup: backup.pid });
+      const rttProtected = protectedRun.samples;
+      const ft = await queryFt(primary);
+      const packetHoldMs = ft['packet-hold-ms-p50'] === undefined ? undefined : { p50: ft['packet-hold-ms-p50'], p99: ft['packet-hold-ms-p99'] ?? NaN };
       await sleep(300);
       const rttTrace = summarizeWindow(parseEpochs(primary.vm.stderr), parseAcks(primary.vm.stderr), rttFrom, wallMs());
 
@@ -278,7 +295,7 @@ async function main(): Promise<void> {
       const memoryResult: MemoryResult = { guestBytes: GUEST_MIB * MiB, backupAfterSync, ...max };
       return {
         date, epochUs, protectMs, dirty, failovers, memory: memoryResult,
-        rtt: { unprotected: rttUnprotected, protected: rttProtected, epochUs, ackP50Us: rttTrace.ackUs?.p50 },
+        rtt: { unprotected: rttUnprotected, protected: rttProtected, epochUs, ackP50Us: rttTrace.ackUs?.p50, packetHoldMs, cpu: { unprotected: unprotectedRun.cpu, protected: protectedRun.cpu } },
       };
     } finally {
       await primary.kill();

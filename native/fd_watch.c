@@ -27,6 +27,7 @@ static pthread_t poller;
 
 static void *poll_main(void *arg) {
   struct epoll_event events[64];
+  pthread_setname_np(pthread_self(), "cuju-fdwatch");
   for (;;) {
     int n = epoll_wait(epfd, events, 64, -1);
     if (n < 0) {

@@ -64,6 +64,8 @@ static void *thread_main(void *opaque) {
   sigfillset(&all);
   sigdelset(&all, KICK_SIGNAL);
   pthread_sigmask(SIG_SETMASK, &all, NULL);
+  /* Named, so top -H, perf and /proc/PID/task tell guest time from the VMM's own. */
+  pthread_setname_np(pthread_self(), "cuju-vcpu");
   pthread_mutex_lock(&t->lock);
   t->linux_tid = gettid();
   pthread_cond_broadcast(&t->cond);

@@ -32,6 +32,9 @@ export interface FtInfo {
   'total-bytes': number;
   'pause-us-p50': number;
   'pause-us-p99': number;
+  /** Absent until output commit held a packet. */
+  'packet-hold-ms-p50'?: number;
+  'packet-hold-ms-p99'?: number;
   'heartbeat-timeout-ms': number;
   'held-packets': number;
   reason?: string;

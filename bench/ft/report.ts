@@ -42,7 +42,22 @@ export interface RttResult {
   epochUs: number;
   /** How long an epoch waited for its acknowledgement during the protected round trips (p50 µs). */
   ackP50Us?: number;
+  /** How long output commit held the guest's packets, from query-ft after the protected round trips (ms). */
+  packetHoldMs?: { p50: number; p99: number };
+  /** CPU the VMMs used during each series (shares of one core). */
+  cpu?: { unprotected: RttCpu; protected: RttCpu };
 }
+
+export interface RttCpu {
+  /** The primary's vCPU thread (the guest running). */
+  primaryVcpu: number;
+  /** The primary's other threads (event loop: devices, and when protected the epochs). */
+  primaryVmm: number;
+  /** The whole backup process, while protected. */
+  backup?: number;
+}
+
+const pct = (share: number | undefined) => (share === undefined ? '–' : `${Math.round(share * 100)} %`);
 
 export interface FailoverResult {
   /** How the primary was failed: killed (its connection closes) or frozen (silent: only heartbeats tell). */
@@ -148,8 +163,16 @@ export function rttTable(r: RttResult): string {
       ['unprotected', f2(u50), f2(p(r.unprotected, 99)), String(r.unprotected.length)],
       [`protected (epoch ${r.epochUs / 1000} ms)`, f2(p50), f2(p(r.protected, 99)), String(r.protected.length)],
       ['added by protection (p50)', f2(p50 - u50), '–', `ratio ${f2(p50 / u50)}`],
+      // Output commit's share of the added time; the rest is the guest running slower protected.
+      ...(r.packetHoldMs ? [['of which the reply held by output commit', f2(r.packetHoldMs.p50), f2(r.packetHoldMs.p99), 'query-ft']] : []),
     ],
-  );
+  ) + (r.cpu ? `\n\n${table(
+    ['CPU during the round trips (share of one core)', 'primary vCPU thread', 'primary VMM threads', 'backup process'],
+    [
+      ['unprotected', pct(r.cpu.unprotected.primaryVcpu), pct(r.cpu.unprotected.primaryVmm), '–'],
+      ['protected', pct(r.cpu.protected.primaryVcpu), pct(r.cpu.protected.primaryVmm), pct(r.cpu.protected.backup)],
+    ],
+  )}` : '');
 }
 
 export function failoverTable(rows: readonly FailoverResult[]): string {

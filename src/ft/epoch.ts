@@ -35,4 +35,6 @@ export interface OutputCommit {
   /** Disk writes and discards since the last call (taken during the pause). */
   takeDiskWrites(): { writes: DiskWrite[]; discards: DiskDiscard[] };
   held(): { packets: number; bytes: number; writes: number };
+  /** How long (ms) each packet released since the last call was held. */
+  takeHoldTimes?(): number[];
 }

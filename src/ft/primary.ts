@@ -224,6 +224,7 @@ export class FtPrimary extends EventEmitter {
     this.stats.heldPackets = h.packets;
     this.stats.heldBytes = h.bytes;
     this.stats.heldWrites = h.writes;
+    for (const ms of this.output.takeHoldTimes?.() ?? []) this.stats.packetHoldMs.add(ms);
   }
 
   /** cuju-migrate-cancel: the backup is told to exit; this VM runs on unprotected. */

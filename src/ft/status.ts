@@ -50,6 +50,8 @@ export interface FtStats {
   totalEpochs: number;
   totalBytes: number;
   pauseUs: PauseHistogram;
+  /** How long output commit held each packet the guest sent, ms (primary; recent packets). */
+  packetHoldMs: PauseHistogram;
   heldPackets: number;
   heldBytes: number;
   heldWrites: number;
@@ -81,7 +83,7 @@ export function newFtStats(): FtStats {
   return {
     role: 'none', state: 'off', epochUs: 5000, epoch: 0, ackedEpoch: 0, epochsInFlight: 0,
     lastEpochDirtyPages: 0, lastEpochBytes: 0, totalEpochs: 0, totalBytes: 0,
-    pauseUs: new PauseHistogram(), heldPackets: 0, heldBytes: 0, heldWrites: 0, earlyEpochs: 0, watermarkPages: DEFAULT_WATERMARK_PAGES,
+    pauseUs: new PauseHistogram(), packetHoldMs: new PauseHistogram(), heldPackets: 0, heldBytes: 0, heldWrites: 0, earlyEpochs: 0, watermarkPages: DEFAULT_WATERMARK_PAGES,
     verify: newVerifyStats(),
     liveness: newLiveness(),
   };
@@ -94,10 +96,17 @@ export function newFtStats(): FtStats {
 export function resetForNewPairing(s: FtStats): void {
   Object.assign(s, {
     epoch: 0, ackedEpoch: 0, epochsInFlight: 0, lastEpochDirtyPages: 0, lastEpochBytes: 0, totalEpochs: 0, totalBytes: 0,
-    pauseUs: new PauseHistogram(), heldPackets: 0, heldBytes: 0, heldWrites: 0, earlyEpochs: 0, peer: undefined, reason: undefined,
+    pauseUs: new PauseHistogram(), packetHoldMs: new PauseHistogram(), heldPackets: 0, heldBytes: 0, heldWrites: 0, earlyEpochs: 0, peer: undefined, reason: undefined,
   });
   resetVerifyCounts(s.verify);
   s.liveness.lastHeardAt = undefined;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/** "; packets held p50 X ms, p99 Y ms" once packets were held: what output commit adds to a round trip. */
+function holdText(h: PauseHistogram): string {
+  return h.count > 0 ? `; packets held p50 ${h.percentile(50).toFixed(2)} ms, p99 ${h.percentile(99).toFixed(2)} ms` : '';
 }
 
 /** The hint for a VM that runs without a backup after having had one. */
@@ -110,6 +119,7 @@ export function toQmpFtInfo(s: FtStats): Record<string, unknown> {
     'total-epochs': s.totalEpochs, 'total-bytes': s.totalBytes, 'early-epochs': s.earlyEpochs, 'watermark-pages': s.watermarkPages,
     'pause-us-p50': Math.round(s.pauseUs.percentile(50)), 'pause-us-p99': Math.round(s.pauseUs.percentile(99)),
     'held-packets': s.heldPackets, 'held-bytes': s.heldBytes, 'held-writes': s.heldWrites,
+    ...(s.packetHoldMs.count > 0 ? { 'packet-hold-ms-p50': round2(s.packetHoldMs.percentile(50)), 'packet-hold-ms-p99': round2(s.packetHoldMs.percentile(99)) } : {}),
     ...(s.peer ? { peer: s.peer } : {}), ...(s.reason ? { reason: s.reason } : {}),
     ...verifyQmpInfo(s.verify),
     'split-brain-protection': s.lease !== undefined,
@@ -128,7 +138,7 @@ export function formatInfoFt(s: FtStats): string {
   ];
   if (s.role === 'primary') {
     lines.push(`pause: p50 ${Math.round(s.pauseUs.percentile(50))} us, p99 ${Math.round(s.pauseUs.percentile(99))} us`);
-    lines.push(`held output: ${s.heldPackets} packets (${s.heldBytes} bytes), ${s.heldWrites} disk writes`);
+    lines.push(`held output: ${s.heldPackets} packets (${s.heldBytes} bytes), ${s.heldWrites} disk writes${holdText(s.packetHoldMs)}`);
   }
   lines.push(verifyInfoLine(s.verify));
   lines.push(leaseLine(s.lease?.()));

@@ -11,8 +11,9 @@ import { percentile } from '../../bench/ft/percentiles.js';
 import { achievedRate, parseReports } from '../../bench/ft/workload.js';
 import { parseStatus } from '../../bench/ft/process-memory.js';
 import { parseBytesReceived } from '../../bench/ft/tcp-bytes.js';
-import { targets, fullReport, type Results, type DirtyResult } from '../../bench/ft/report.js';
+import { targets, fullReport, rttTable, type Results, type DirtyResult } from '../../bench/ft/report.js';
 import type { WindowSummary } from '../../bench/ft/epoch-trace.js';
+import { coreShare, parseThreadStat } from '../../bench/ft/process-cpu.js';
 
 test('the methods the pause-trace preload wraps exist (a rename would silently drop the breakdown)', () => {
   const has = (proto: object, name: string) => assert.equal(typeof (proto as Record<string, unknown>)[name], 'function', name);
@@ -159,4 +160,27 @@ test('targets: the kill -9 runs with a standby report kill -9 → protected agai
 test('the full report has every table', () => {
   const text = fullReport(results());
   for (const h of ['target (issue 5, 6)', 're-protected on the standby', 'workload (cuju-dirty)', 'epochs traced', 'round trip', 'failover run', 'VMM process']) assert.ok(text.includes(h), h);
+});
+
+test('the round-trip table shows output commit\'s share when query-ft had packet hold times', () => {
+  const base = { unprotected: [10, 11, 12], protected: [30, 31, 32], epochUs: 5000 };
+  assert.doesNotMatch(rttTable(base), /held by output commit/);
+  const text = rttTable({ ...base, packetHoldMs: { p50: 4.2, p99: 9.5 } });
+  assert.match(text, /added by protection \(p50\) \| 20\.00/);
+  assert.match(text, /of which the reply held by output commit \| 4\.20 \| 9\.50 \| query-ft/);
+});
+
+test('/proc thread stat lines: name and utime + stime, also when the name holds spaces and parentheses', () => {
+  const line = '4242 (cuju-vcpu) R 1 4242 4242 0 -1 4194560 1000 0 0 0 250 37 0 0 20 0 3 0 100 0 0';
+  assert.deepEqual(parseThreadStat(line), { name: 'cuju-vcpu', ticks: 287 });
+  assert.deepEqual(parseThreadStat('7 (a b) c)) S 1 7 7 0 -1 0 0 0 0 0 5 6 0 0 20 0 1 0 1 0 0'), { name: 'a b) c)', ticks: 11 });
+  assert.throws(() => parseThreadStat('garbage'), /not a \/proc stat line/);
+  assert.deepEqual(coreShare({ vcpu: 1, vmm: 2 }, { vcpu: 1.5, vmm: 2.25 }, 0.5), { vcpu: 1, vmm: 0.5 });
+});
+
+test('the round-trip table adds the CPU split when it was measured', () => {
+  const text = rttTable({ unprotected: [10], protected: [20], epochUs: 5000, cpu: {
+    unprotected: { primaryVcpu: 0.31, primaryVmm: 0.02 }, protected: { primaryVcpu: 0.4, primaryVmm: 0.35, backup: 0.28 } } });
+  assert.match(text, /\| unprotected \| 31 % \| 2 % \| – \|/);
+  assert.match(text, /\| protected \| 40 % \| 35 % \| 28 % \|/);
 });

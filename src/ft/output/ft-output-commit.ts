@@ -119,6 +119,10 @@ export class FtOutputCommit implements OutputCommit, OutputPermitTarget {
     return { packets, bytes, writes };
   }
 
+  takeHoldTimes(): number[] {
+    return this.nets.flatMap((net) => net.takeHoldTimes());
+  }
+
   private sharedDisks(): HoldingBlockBackend[] {
     return this.disks.filter((d): d is HoldingBlockBackend => d instanceof HoldingBlockBackend);
   }

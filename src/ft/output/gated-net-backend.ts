@@ -79,6 +79,8 @@ interface ReleaseWaiter {
 }
 
 const UNHELD = Number.NEGATIVE_INFINITY;
+/** Hold-time samples kept between two takeHoldTimes() calls (the FT engine takes them at every acknowledgement). */
+const MAX_HOLD_SAMPLES = 4096;
 
 export class GatedNetBackend implements NetBackend, OutputPermitTarget {
   readonly maxHeldBytes: number;
@@ -97,6 +99,8 @@ export class GatedNetBackend implements NetBackend, OutputPermitTarget {
   private ownDrops = 0;
   private totals = { heldPackets: 0, heldBytes: 0, releasedPackets: 0, releasedBytes: 0, discardedPackets: 0, maxHoldMs: 0 };
   private permit: OutputPermit = ALWAYS_PERMITTED;
+  /** Hold times (ms) of held packets released since takeHoldTimes() last ran (bounded: the oldest are dropped). */
+  private holdTimes: number[] = [];
 
   /** virtio-net compares droppedSends around each send: ours plus the real back end's. */
   readonly stats: { readonly droppedSends: number };
@@ -179,6 +183,13 @@ export class GatedNetBackend implements NetBackend, OutputPermitTarget {
     this.wakeWaiters();
   }
 
+  /** Hold times (ms) of the held packets released since the last call, oldest first. */
+  takeHoldTimes(): number[] {
+    const taken = this.holdTimes;
+    this.holdTimes = [];
+    return taken;
+  }
+
   holdStats(): NetGateStats {
     return {
       mode: this.currentMode,
@@ -257,7 +268,13 @@ export class GatedNetBackend implements NetBackend, OutputPermitTarget {
         this.heldBytes -= entry.packet.byteLength;
         this.totals.releasedPackets++;
         this.totals.releasedBytes += entry.packet.byteLength;
-        this.totals.maxHoldMs = Math.max(this.totals.maxHoldMs, this.now() - entry.queuedAt);
+        const heldMs = this.now() - entry.queuedAt;
+        this.totals.maxHoldMs = Math.max(this.totals.maxHoldMs, heldMs);
+        // Only packets output commit held: what it adds to the guest's round trips.
+        if (entry.epoch !== UNHELD) {
+          if (this.holdTimes.length >= MAX_HOLD_SAMPLES) this.holdTimes.shift();
+          this.holdTimes.push(heldMs);
+        }
         this.compact();
         let ready = true;
         try {

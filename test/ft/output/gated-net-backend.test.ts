@@ -227,3 +227,23 @@ test('property: the wire carries exactly the released epochs\' packets, in send 
     { numRuns: 150 },
   );
 });
+
+test('hold times: each held packet\'s time from send to release, taken once; packets that passed are not counted', async () => {
+  let now = 100;
+  const net = new FakeNet();
+  const gate = new GatedNetBackend(net, { now: () => now });
+  gate.send([pkt(0, 0)]); // unprotected: passes, no hold
+  gate.startHolding(1);
+  gate.send([pkt(1, 0)]);
+  now = 103;
+  gate.beginEpoch(2);
+  gate.send([pkt(2, 0)]);
+  now = 107.5;
+  await gate.releaseThrough(1);
+  assert.deepEqual(gate.takeHoldTimes(), [7.5]);
+  assert.deepEqual(gate.takeHoldTimes(), [], 'taken once');
+  now = 110;
+  await gate.releaseAll();
+  assert.deepEqual(gate.takeHoldTimes(), [], 'released by releaseAll: queued while holding ended, not an output-commit hold');
+  assert.deepEqual(ids(net.sent), ['0.0', '1.0', '2.0']);
+});

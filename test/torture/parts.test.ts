@@ -15,6 +15,7 @@ import { SeededRandom } from '../helpers/seeded-random.js';
 import { flagReady, parseFtFeatures } from './ft-features.js';
 import { planRounds } from './plan.js';
 import { EpochRelay } from './epoch-relay.js';
+import { verifyCounts } from './round.js';
 import { BackupNamespace } from '../helpers/backup-netns.js';
 import { netnsSkipReason, withTestNetwork } from '../helpers/netns.js';
 import { diskCheckSkipReason, readLogOnDisk } from '../helpers/kv-disk-check.js';
@@ -171,4 +172,13 @@ test('readLogOnDisk: counts records on an ext4 image and finds the first wrong o
   writeFileSync(join(src, 'kv.log'), rec(1) + rec(3));
   await makeExt4Image({ sourceDir: src, imagePath: join(dir, 'b.img'), sizeBytes: 4 << 20 });
   assert.equal(readLogOnDisk(join(dir, 'b.img')).firstBad, 2);
+});
+
+test('verify counts out of info ft: compared epochs and mismatches, with the last mismatch; none when off', () => {
+  const on = 'FT role: primary, state: protected\nverify: every 100 epochs, 7 verified (last epoch 700), 0 mismatches; snapshot copy 24000 us, hash 95 ms\nlease: x\n';
+  assert.deepEqual(verifyCounts(on), { verified: 7, mismatches: 0, last: undefined });
+  const bad = 'verify: every 100 epochs, 9 verified (last epoch 900), 2 mismatches; snapshot copy 1 us, hash 2 ms; last mismatch at epoch 900: guest RAM 0x1000-0x1fff\n';
+  assert.deepEqual(verifyCounts(bad), { verified: 9, mismatches: 2, last: 'at epoch 900: guest RAM 0x1000-0x1fff' });
+  assert.deepEqual(verifyCounts('verify: off (migrate_set_capability x-verify on before migrate -c, or cuju-verify-every N)\n'), { verified: 0, mismatches: 0 });
+  assert.deepEqual(verifyCounts('Error: connection refused'), { verified: 0, mismatches: 0 });
 });

@@ -59,6 +59,8 @@ export interface RoundOutcome {
   notes: string[];
   /** False when a VMM said it runs without split-brain protection (no lease in effect). */
   splitBrainProtection: boolean;
+  /** FT verify: epochs compared between primary and backup in this round, and how many differed (must be 0). */
+  verify: { verified: number; mismatches: number };
   ok: boolean;
 }
 
@@ -69,6 +71,19 @@ export interface RoundOutcome {
  * that test other faults. CUJU_FT_HEARTBEAT_TIMEOUT_MS=100 tests the default.
  */
 const HEARTBEAT_TIMEOUT_MS = Number(process.env.CUJU_FT_HEARTBEAT_TIMEOUT_MS ?? 1000);
+
+/**
+ * FT verify mode in every round: the pair compares RAM and device-state hashes every this
+ * many epochs (~0.5 s of guest time; each costs a ~25 ms copy in the pause and a hash on
+ * both sides). CUJU_TORTURE_VERIFY_EVERY=0 turns it off.
+ */
+const VERIFY_EVERY = Number(process.env.CUJU_TORTURE_VERIFY_EVERY ?? 100);
+
+/** `info ft`'s verify line: epochs compared and mismatches (0/0 when verify is off or the text is not info ft). */
+export function verifyCounts(infoFt: string): { verified: number; mismatches: number; last?: string } {
+  const m = /^verify: every \d+ epochs, (\d+) verified .*?, (\d+) mismatches(?:.*?; last mismatch (.*))?.*$/m.exec(infoFt);
+  return m ? { verified: Number(m[1]), mismatches: Number(m[2]), last: m[3] } : { verified: 0, mismatches: 0 };
+}
 
 /** The flags the engine's detection features take, where this build has them. */
 function ftArgs(features: FtFeatures, dir: string): string[] {
@@ -130,6 +145,10 @@ export async function runRound(o: RoundOptions): Promise<RoundOutcome> {
         );
         note(`protected pair up (${disks.mode} disk${backupNs ? ', backup in its own namespace' : ''}${relay ? ', relay on the replication path' : ''}; ${pair.timing})`);
         const vms: { vm: FtVm; image: string }[] = [{ vm: pair.primary, image: disks.primary }, { vm: pair.backup, image: disks.backup }];
+        if (VERIFY_EVERY > 0) {
+          const on = await pair.primary.hmp(`cuju-verify-every ${VERIFY_EVERY}`);
+          if (on !== '') throw new Error(`cuju-verify-every ${VERIFY_EVERY}: ${on}`);
+        }
         const ctx = { net, pair, relay, backupNs, rng: o.rng, note, dir, disks, ftArgs: args, heartbeat, addVm: (vm: FtVm, image: string) => { vms.push({ vm, image }); extraVms.push(vm); } };
         const client = new NamespaceProcess(net.clients[0].ns, [process.execPath, '-e', KV_CLIENT, net.guest.address, String(KV_PORT), String(clientSeconds), String(o.stallMs ?? 30_000)]);
         await client.waitFor(/answering/, 60_000);
@@ -137,8 +156,11 @@ export async function runRound(o: RoundOptions): Promise<RoundOutcome> {
         const delayMs = o.rng.int(0, Math.floor((clientSeconds * 1000) / 2));
         await sleep(delayMs);
         const answersAtFault = acksIn(client.stdout);
-        const ackedBefore = (await pair.primary.hmp('info ft').catch((e: Error) => e.message)).match(/acknowledged: (\d+)/)?.[1];
-        note(`fault after ${delayMs} ms, ${answersAtFault} answers, ${ackedBefore ?? '?'} epochs acknowledged`);
+        const infoBefore = await pair.primary.hmp('info ft').catch((e: Error) => e.message);
+        const ackedBefore = infoBefore.match(/acknowledged: (\d+)/)?.[1];
+        // Verify counts restart with each pairing: keep the pair's before the fault ends it.
+        const verifyBefore = verifyCounts(infoBefore);
+        note(`fault after ${delayMs} ms, ${answersAtFault} answers, ${ackedBefore ?? '?'} epochs acknowledged, ${verifyBefore.verified} verified`);
         await o.fault.inject(ctx);
         const r = await client.json<KvClientResult>(clientSeconds * 1000 + (o.stallMs ?? 30_000) + 60_000);
         note(`client: ${r.answers} answers (counter ${r.counter}, ${r.written} writes), read-back ${r.read}, longest wait ${r.maxWaitMs} ms${r.error ? `, error ${r.error}` : ''}${r.bad ? `, BAD ${r.bad}` : ''}`);
@@ -162,6 +184,19 @@ export async function runRound(o: RoundOptions): Promise<RoundOutcome> {
           const alive = await vm.run('echo still-alive', 30_000).catch((e: Error) => ({ out: e.message, status: -1 }));
           if (!/still-alive/.test(alive.out)) problems.push(`the ${vm.label}'s shell does not answer`);
         }
+        // Verify: the first pair's counts, plus any later pairing's (re-protection) still running.
+        const verify = { verified: verifyBefore.verified, mismatches: verifyBefore.mismatches };
+        const mismatchNotes = verifyBefore.last ? [`before the fault: ${verifyBefore.last}`] : [];
+        for (const v of vms) {
+          if (!v.vm.running || v.vm === pair.primary) continue;
+          const info = await v.vm.hmp('info ft', 5000).catch(() => '');
+          if (!/^FT role: primary/m.test(info)) continue; // only a survivor that paired a new backup has counts of its own
+          const after = verifyCounts(info);
+          verify.verified += after.verified;
+          verify.mismatches += after.mismatches;
+          if (after.last) mismatchNotes.push(`${v.vm.label}: ${after.last}`);
+        }
+        if (verify.mismatches > 0) lost.push(`verify: ${verify.mismatches} of ${verify.verified} compared epochs differ (${mismatchNotes.join('; ')})`);
         for (const line of vms.map((v) => v.vm.stderr).join('\n').split('\n')) {
           if (/took over|backup lost|primary lost|fault tolerance off|lease|heartbeat|fenced/.test(line) && !/split-brain protection is off/.test(line)) note(`log: ${line.trim()}`);
         }
@@ -179,7 +214,7 @@ export async function runRound(o: RoundOptions): Promise<RoundOutcome> {
         }
         const splitBrainProtection = !/split-brain protection is off/.test(vms.map((v) => v.vm.stderr).join('\n'));
         return {
-          index: o.index, fault: o.fault.name, disk: o.disk, delayMs, answersAtFault, client: r, serving, lost, problems, notes, splitBrainProtection,
+          index: o.index, fault: o.fault.name, disk: o.disk, delayMs, answersAtFault, client: r, serving, lost, problems, notes, splitBrainProtection, verify,
           ok: lost.length === 0 && problems.length === 0,
         };
       } finally {

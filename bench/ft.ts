@@ -13,7 +13,8 @@
  *    (bench/ft/pause-trace.ts, loaded into the primary), and the workload's own rate
  *    protected; then `cuju-migrate-cancel` and the same rates unprotected.
  * 3. Backup memory: the backup VMM's VmRSS (max over the protected windows) against
- *    guest RAM, the primary's next to it.
+ *    guest RAM, the primary's next to it; split into file-backed (Node's code), guest
+ *    RAM resident and the rest, with V8's own figures (bench/ft/backup-memory.ts).
  * 4. Failover: fresh protected pairs; the client talks back to back; kill -9 of the
  *    primary → the backup's "took over" line, and → the first answer from the backup.
  *    In the last kill -9 run a standby waits (a third VMM, tap 2; cuju-set-standby on the
@@ -25,7 +26,8 @@
  * stopped), BENCH_FT_WINDOW_EPOCHS (2048), BENCH_FT_MAX_WINDOW_S (30),
  * BENCH_FT_UNPROTECTED_S (5), BENCH_FT_SETTLE_MS (1500), BENCH_FT_RTT (200 round trips),
  * BENCH_FT_FAILOVERS (3), BENCH_FT_SILENT (2), BENCH_FT_STANDBY=0 (no standby run),
- * BENCH_FT_TRACE=0 (no pause breakdown).
+ * BENCH_FT_TRACE=0 (no pause breakdown), BENCH_FT_MEM (guest RAM in MiB, 128),
+ * BENCH_FT_HEARTBEAT (-ft-heartbeat for both VMMs, e.g. '50ms,timeout=5s' on a busy host).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -41,6 +43,7 @@ import { DIRTY_MIB, ECHO_PORT, FT_BENCH_RECIPE, GUEST_MIB } from './ft/guest-rec
 import { NamespaceProcess } from './ft/namespace-process.js';
 import { coreShare, cpuTimes } from './ft/process-cpu.js';
 import { residentMemory, type ResidentMemory } from './ft/process-memory.js';
+import { maxJsMemory, parseJsMemory } from './ft/backup-memory.js';
 import { fullReport, type DirtyResult, type FailoverResult, type MemoryResult, type Results, type RttCpu } from './ft/report.js';
 import { bytesReceivedOnPort } from './ft/tcp-bytes.js';
 import { achievedRate, runWorkload, stopWorkload } from './ft/workload.js';
@@ -112,6 +115,8 @@ async function roundTrips(net: TestNetwork, count: number): Promise<number[]> {
   return r.samplesMs;
 }
 
+const guestBytes = GUEST_MIB * MiB;
+
 class MemoryWatch {
   max?: { backup: ResidentMemory; primary: ResidentMemory };
   sample(backup: Backup, primary: MigratingVm): void {
@@ -139,7 +144,11 @@ async function protectedWindow(primary: MigratingVm, backup: Backup, s: Scenario
     await sleep(500);
     q = await queryFt(primary);
     memory.sample(backup, primary);
-    if (q.state !== 'protected') throw new Error(`protection ended during "${s.name}": ${q.state} (${q.reason ?? ''})`);
+    if (q.state !== 'protected') {
+      // The backup's own account (took over, stood down, crashed) is usually the reason.
+      const said = backup.vm.vm.stderr.split('\n').filter((l) => !l.startsWith('cuju-ft-')).slice(-15).join('\n');
+      throw new Error(`protection ended during "${s.name}": ${q.state} (${q.reason ?? ''})\nbackup stderr (trace lines left out):\n${said}`);
+    }
   }
   const to = wallMs();
   const bytes1 = bytesReceivedOnPort(backup.port);
@@ -258,7 +267,8 @@ async function main(): Promise<void> {
 
       backup = await Backup.start(net, TRACE);
       const protectMs = await protect(primary, backup);
-      const backupAfterSync = residentMemory(backup.pid).rss;
+      const afterSync = residentMemory(backup.pid);
+      const protectedFrom = wallMs();
       const epochUs = (await queryFt(primary))['epoch-us'];
       log(`protected after ${(protectMs / 1000).toFixed(1)} s (initial copy), epoch ${epochUs} µs`);
 
@@ -279,6 +289,8 @@ async function main(): Promise<void> {
       const dirty: DirtyResult[] = dirtyTargets().includes(0) ? [stopped] : [];
       for (const s of scenarios) dirty.push(await protectedWindow(primary, backup, s, memory));
 
+      const protectedTo = wallMs();
+      const backupStderr = backup.vm.vm.stderr;
       const cancelled = await hmp(primary.vm.hmpPath, 'cuju-migrate-cancel');
       if (cancelled !== '') throw new Error(`cuju-migrate-cancel: ${cancelled}`);
       await backup.vm.vm.exited;
@@ -291,8 +303,14 @@ async function main(): Promise<void> {
       for (let i = 1; i <= FAILOVERS; i++) failovers.push(await failoverRun(net, i, 'kill -9', i === FAILOVERS && STANDBY));
       for (let i = 1; i <= SILENT_FAILOVERS; i++) failovers.push(await failoverRun(net, FAILOVERS + i, 'SIGSTOP'));
 
-      const max = memory.max ?? { backup: residentMemory(backup.pid), primary: residentMemory(primary.vm.child.pid!) };
-      const memoryResult: MemoryResult = { guestBytes: GUEST_MIB * MiB, backupAfterSync, ...max };
+      const max = memory.max ?? { backup: afterSync, primary: afterSync };
+      const js = parseJsMemory(backupStderr);
+      const memoryResult: MemoryResult = {
+        guestBytes, backupAfterSync: afterSync.rss, afterSync, ...max,
+        backupJs: maxJsMemory(js, protectedFrom, protectedTo),
+        // The backup's last sample before the initial copy ended.
+        afterSyncJs: js.filter((s) => s.wallMs <= protectedFrom).at(-1),
+      };
       return {
         date, epochUs, protectMs, dirty, failovers, memory: memoryResult,
         rtt: { unprotected: rttUnprotected, protected: rttProtected, epochUs, ackP50Us: rttTrace.ackUs?.p50, packetHoldMs, cpu: { unprotected: unprotectedRun.cpu, protected: protectedRun.cpu } },

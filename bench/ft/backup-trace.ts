@@ -6,12 +6,18 @@
  *   cuju-ft-commit <wall ms> e=<epoch> us=<µs to apply and acknowledge it>
  *   cuju-ft-lost <wall ms>                  the receive loop ended: the primary is gone
  *   cuju-ft-takeover <wall ms> us=<µs>      takeOver() done (state put into the machine)
+ *   cuju-ft-mem <wall ms> rss= heap= used= ext= ab= new= ram=   every 250 ms: process.memoryUsage(),
+ *                                           V8's new-space size and guest RAM resident (mincore;
+ *                                           known once protection runs), bytes (backup-memory.ts)
  *
  * Commit lines go out in batches every 200 ms, the failover lines at once. It wraps
  * methods that are private in TypeScript (FtBackup.commit); if one is renamed, a
  * `cuju-ft-trace-missing` line says so.
  */
+import { getHeapSpaceStatistics } from 'node:v8';
 import { FtBackup } from '../../src/ft/backup.js';
+import { native } from '../../src/kvm/native.js';
+import type { GuestMemory } from '../../src/memory/guest-memory.js';
 
 type AnyFn = (...args: any[]) => any;
 
@@ -32,6 +38,9 @@ function wrap(name: string, make: (original: AnyFn) => AnyFn): void {
   p[name] = make(p[name]);
 }
 
+/** The backup's guest RAM mapping, taken when run() starts (FtBackup.target is private). */
+let ram: ArrayBuffer | undefined;
+
 wrap('commit', (original) => async function (this: unknown, e: { epoch: number }) {
   const t0 = performance.now();
   await original.call(this, e);
@@ -39,6 +48,8 @@ wrap('commit', (original) => async function (this: unknown, e: { epoch: number }
 });
 
 wrap('run', (original) => async function (this: unknown, ...args: unknown[]) {
+  const memory = (this as { target?: { memory?: GuestMemory } }).target?.memory;
+  if (memory) ram = memory.view(0, memory.size).buffer as ArrayBuffer;
   const outcome = await original.apply(this, args);
   lines.push(`cuju-ft-lost ${wall()}`);
   flush();
@@ -54,3 +65,9 @@ wrap('takeOver', (original) => async function (this: unknown, ...args: unknown[]
 });
 
 setInterval(flush, 200).unref();
+
+setInterval(() => {
+  const m = process.memoryUsage();
+  const newSpace = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+  lines.push(`cuju-ft-mem ${wall()} rss=${m.rss} heap=${m.heapTotal} used=${m.heapUsed} ext=${m.external} ab=${m.arrayBuffers} new=${newSpace} ram=${ram ? native().residentBytes(ram) : -1}`);
+}, 250).unref();

@@ -19,6 +19,13 @@ const preload = (file: string) => pathToFileURL(fileURLToPath(new URL(file, impo
 const PAUSE_TRACE = preload('./pause-trace.js');
 const BACKUP_TRACE = preload('./backup-trace.js');
 
+/**
+ * BENCH_FT_HEARTBEAT (e.g. '50ms,timeout=5s'): -ft-heartbeat for both VMMs. On a host
+ * busy with other work the default 500 ms timeout can fire while a VMM waits for a core,
+ * and a backup that takes over ends the run.
+ */
+const HEARTBEAT = process.env.BENCH_FT_HEARTBEAT ? ['-ft-heartbeat', process.env.BENCH_FT_HEARTBEAT] : [];
+
 /** What query-ft answers (the fields the benchmark reads). */
 export interface FtInfo {
   role: string;
@@ -66,7 +73,7 @@ export async function startPrimary(net: TestNetwork, trace: boolean): Promise<Mi
   const snapshot = await ensureSnapshot(FT_BENCH_RECIPE);
   const opts = recipeArgs(FT_BENCH_RECIPE, net.taps[0].name);
   const vm = withPreload(trace ? PAUSE_TRACE : undefined, () =>
-    new GuestVm({ ...opts, extraArgs: [...(opts.extraArgs ?? []), '-incoming', `file:${snapshot}`] }));
+    new GuestVm({ ...opts, extraArgs: [...(opts.extraArgs ?? []), ...HEARTBEAT, '-incoming', `file:${snapshot}`] }));
   const primary = new MigratingVm(vm, 'primary');
   try {
     await vm.run('true', 60_000);
@@ -100,7 +107,7 @@ export class Backup {
     const port = await freePort();
     const opts = recipeArgs(FT_BENCH_RECIPE, net.taps[tap].name);
     const vm = new MigratingVm(withPreload(trace ? BACKUP_TRACE : undefined, () =>
-      new GuestVm({ ...opts, extraArgs: [...(opts.extraArgs ?? []), '-incoming', `tcp:0:${port},ft_mode`] })), 'backup');
+      new GuestVm({ ...opts, extraArgs: [...(opts.extraArgs ?? []), ...HEARTBEAT, '-incoming', `tcp:0:${port},ft_mode`] })), 'backup');
     const backup = new Backup(vm, port);
     try {
       await until(`the backup to listen on port ${port}`, 30_000, () => {

@@ -1,5 +1,5 @@
 /**
- * The guest bench:ft protects: 128 MiB, one vCPU, a virtio-net NIC, and the
+ * The guest bench:ft protects: 128 MiB (BENCH_FT_MEM), one vCPU, a virtio-net NIC, and the
  * cuju-dirty workload (guest/workloads/cuju-dirty.c) already allocated and stopped.
  * Allocating is the slow part where the guest kernel is emulated (minutes for 32 MiB),
  * so it happens once, before the snapshot test/helpers/guest-snapshot.ts caches; every
@@ -12,7 +12,19 @@ import type { SnapshotRecipe } from '../../src/guest/harness/snapshot-recipe.js'
 
 /** Workload memory: 8192 pages, enough distinct pages for 5,000 dirty pages per epoch. */
 export const DIRTY_MIB = 32;
-export const GUEST_MIB = 128;
+/**
+ * Guest RAM, MiB (BENCH_FT_MEM, default 128): a larger guest shows which part of the
+ * backup's memory beyond guest RAM is a fixed cost (Node) and which grows with the guest.
+ * Each size is its own cached snapshot (a first run boots and allocates it).
+ */
+export const GUEST_MIB = guestMib(process.env.BENCH_FT_MEM);
+
+function guestMib(raw: string | undefined): number {
+  if (raw === undefined) return 128;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v < 64 || v > 3072) throw new Error(`BENCH_FT_MEM must be the guest's RAM in MiB, 64..3072, got '${raw}'`);
+  return v;
+}
 export const RATE_FILE = '/tmp/cuju-dirty.rate';
 /** cuju-dirty prints its achieved rate every REPORT_SECS while it runs. */
 export const REPORT_SECS = 1;

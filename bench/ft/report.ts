@@ -5,6 +5,7 @@
  */
 import type { Step, StepSummary, WindowSummary } from './epoch-trace.js';
 import { percentile as p } from './percentiles.js';
+import type { JsMemory } from './backup-memory.js';
 import type { ResidentMemory } from './process-memory.js';
 
 const MiB = 1024 * 1024;
@@ -89,6 +90,11 @@ export interface MemoryResult {
   backupAfterSync: number;
   backup: ResidentMemory;
   primary: ResidentMemory;
+  /** The split right after the initial copy (older results: only backupAfterSync). */
+  afterSync?: ResidentMemory;
+  /** The backup's V8 figures: each one's max over the protected windows, and the last before protection. */
+  backupJs?: Omit<JsMemory, 'wallMs'>;
+  afterSyncJs?: Omit<JsMemory, 'wallMs'>;
 }
 
 export interface Results {
@@ -188,14 +194,20 @@ export function failoverTable(rows: readonly FailoverResult[]): string {
 }
 
 export function memoryTable(m: MemoryResult): string {
-  const row = (name: string, r: ResidentMemory) => [
-    name, f1(r.rss / MiB), f1(r.anon / MiB), f1(r.file / MiB), f1(r.shmem / MiB), f2(r.rss / m.guestBytes),
+  const mib = (v: number | undefined) => f1(v === undefined ? undefined : v / MiB);
+  // Guest RAM only ever grows on the backup, so its max goes with the max RSS.
+  const row = (name: string, r: ResidentMemory, js?: Omit<JsMemory, 'wallMs'>) => [
+    name, mib(r.rss), mib(r.anon), mib(r.file), mib(r.shmem), mib(js?.guestRam),
+    mib(js?.guestRam === undefined ? undefined : r.rss - js.guestRam - r.file),
+    mib(js?.heapTotal), mib(js?.newSpace), mib(js?.arrayBuffers), f2(r.rss / m.guestBytes),
   ];
+  const afterSync = m.afterSync ?? { rss: m.backupAfterSync, anon: NaN, file: NaN, shmem: NaN };
   return table(
-    ['VMM process', 'VmRSS MiB', 'RssAnon', 'RssFile', 'RssShmem', `÷ guest RAM (${f0(m.guestBytes / MiB)} MiB)`],
+    ['VMM process', 'VmRSS MiB', 'RssAnon', 'RssFile', 'RssShmem', 'guest RAM resident', 'rest: RSS − guest RAM − file',
+      'JS heap (max)', 'of it new space', 'ArrayBuffers (max)', `÷ guest RAM (${f0(m.guestBytes / MiB)} MiB)`],
     [
-      row('backup (max while protected)', m.backup), row('primary (same moment)', m.primary),
-      [`backup right after the initial copy`, f1(m.backupAfterSync / MiB), '', '', '', f2(m.backupAfterSync / m.guestBytes)],
+      row('backup (max while protected)', m.backup, m.backupJs), row('primary (same moment)', m.primary),
+      row('backup right after the initial copy', afterSync, m.afterSyncJs),
     ],
   );
 }

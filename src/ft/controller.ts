@@ -26,6 +26,7 @@ import type { FtLease } from './lease/ft-lease.js';
 import { SplitBrainGuard } from './lease/split-brain-guard.js';
 import type { OutputPermitTarget } from './output/output-permit.js';
 import { StandbyReprotector, type StandbyBlock } from './standby.js';
+import { collectGarbage } from '../vm/release-memory.js';
 
 /** The primary told this backup to stop protecting: it exits cleanly. */
 export class FtCancelledError extends Error {
@@ -250,6 +251,11 @@ export class FtController {
       socket.destroy();
       throw new Error(`this backup refuses to protect the VM: ${(e as Error).message}`);
     }
+    // The initial copy (all of guest RAM through the socket) left its buffers behind; one
+    // full collection and a malloc_trim give them back (measured: backup VmRSS right after
+    // the copy 145.9 -> 114.6 MiB for a 128 MiB guest). The primary runs again by now; only
+    // this backup's first ACK waits for it.
+    collectGarbage();
     const backup = new FtBackup(target, expected.devices, { vcpus: initial.vcpus, vm: initial.vm, devices: initial.devices }, backupChannel(socket, opened), this.resources.backupDisks, this.stats);
     this.attachBackup(backup, peer);
     backup.on('verified', (r: VerifyResult) => {

@@ -122,6 +122,10 @@ export class StreamByteQueue implements ExactReader {
       done += n;
       this.head += n;
       if (this.head === chunk.length) {
+        // Let go of it now, not at the next compaction: a chunk still referenced when a
+        // scavenge runs is promoted to V8's old space, and its memory then waits for a
+        // full GC (up to 64 chunks, 4 MiB of a backup's epochs, were kept so).
+        this.chunks[this.first] = EMPTY;
         this.first++;
         this.head = 0;
       }

@@ -10,6 +10,7 @@ import { commitSummary, parseAcks, parseBackupTrace, parseEpochs, summarizeWindo
 import { percentile } from '../../bench/ft/percentiles.js';
 import { achievedRate, parseReports } from '../../bench/ft/workload.js';
 import { parseStatus } from '../../bench/ft/process-memory.js';
+import { maxJsMemory, parseJsMemory } from '../../bench/ft/backup-memory.js';
 import { parseBytesReceived } from '../../bench/ft/tcp-bytes.js';
 import { targets, fullReport, rttTable, type Results, type DirtyResult } from '../../bench/ft/report.js';
 import type { WindowSummary } from '../../bench/ft/epoch-trace.js';
@@ -183,4 +184,18 @@ test('the round-trip table adds the CPU split when it was measured', () => {
     unprotected: { primaryVcpu: 0.31, primaryVmm: 0.02 }, protected: { primaryVcpu: 0.4, primaryVmm: 0.35, backup: 0.28 } } });
   assert.match(text, /\| unprotected \| 31 % \| 2 % \| – \|/);
   assert.match(text, /\| protected \| 40 % \| 35 % \| 28 % \|/);
+});
+
+test('backup memory lines: parsed, guest RAM unknown before protection, maxima taken inside the window only', () => {
+  const lines = [
+    'cuju-ft-mem 1000.0 rss=100 heap=10 used=5 ext=7 ab=3 new=2 ram=-1',
+    'cuju-ft-mem 1250.0 rss=300 heap=20 used=6 ext=9 ab=8 new=2 ram=50',
+    'cuju-ft-mem 1500.0 rss=200 heap=40 used=7 ext=8 ab=4 new=4 ram=60',
+    'cuju-ft-mem 9000.0 rss=999 heap=99 used=99 ext=99 ab=99 new=99 ram=99',
+  ].join('\n');
+  const samples = parseJsMemory(`noise\n${lines}\n`);
+  assert.equal(samples.length, 4);
+  assert.equal(samples[0].guestRam, undefined);
+  assert.deepEqual(maxJsMemory(samples, 1100, 2000), { rss: 300, heapTotal: 40, heapUsed: 7, external: 9, arrayBuffers: 8, newSpace: 4, guestRam: 60 });
+  assert.equal(maxJsMemory(samples, 2000, 3000), undefined);
 });

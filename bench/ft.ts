@@ -27,7 +27,9 @@
  * BENCH_FT_UNPROTECTED_S (5), BENCH_FT_SETTLE_MS (1500), BENCH_FT_RTT (200 round trips),
  * BENCH_FT_FAILOVERS (3), BENCH_FT_SILENT (2), BENCH_FT_STANDBY=0 (no standby run),
  * BENCH_FT_TRACE=0 (no pause breakdown), BENCH_FT_MEM (guest RAM in MiB, 128),
- * BENCH_FT_HEARTBEAT (-ft-heartbeat for both VMMs, e.g. '50ms,timeout=5s' on a busy host).
+ * BENCH_FT_HEARTBEAT (-ft-heartbeat for both VMMs, e.g. '50ms,timeout=5s' on a busy host),
+ * BENCH_FT_VERIFY (FT verify every N epochs while protected, 0 = off: the replica checked
+ * against the primary at every dirty rate; the counts end the report).
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -66,6 +68,7 @@ const FAILOVERS = envInt('BENCH_FT_FAILOVERS', 3);
 /** Failover runs with a frozen (SIGSTOP) primary: only the heartbeat timeout finds it. */
 const SILENT_FAILOVERS = envInt('BENCH_FT_SILENT', 2);
 const TRACE = process.env.BENCH_FT_TRACE !== '0';
+const VERIFY_EVERY = envInt('BENCH_FT_VERIFY', 0);
 /** The last kill -9 run has a standby waiting (time to re-protected); BENCH_FT_STANDBY=0: none. */
 const STANDBY = process.env.BENCH_FT_STANDBY !== '0';
 /** The client talks for this long in a failover run; the kill comes KILL_AFTER_MS after it connected. */
@@ -270,6 +273,10 @@ async function main(): Promise<void> {
       const afterSync = residentMemory(backup.pid);
       const protectedFrom = wallMs();
       const epochUs = (await queryFt(primary))['epoch-us'];
+      if (VERIFY_EVERY > 0) {
+        const on = await hmp(primary.vm.hmpPath, `cuju-verify-every ${VERIFY_EVERY}`);
+        if (on !== '') throw new Error(`cuju-verify-every ${VERIFY_EVERY}: ${on}`);
+      }
       log(`protected after ${(protectMs / 1000).toFixed(1)} s (initial copy), epoch ${epochUs} µs`);
 
       const memory = new MemoryWatch();
@@ -291,6 +298,8 @@ async function main(): Promise<void> {
 
       const protectedTo = wallMs();
       const backupStderr = backup.vm.vm.stderr;
+      const ftEnd = await queryFt(primary);
+      const verify = VERIFY_EVERY > 0 ? { every: VERIFY_EVERY, verified: ftEnd['verified-epochs'] ?? 0, mismatches: ftEnd['verify-mismatches'] ?? 0 } : undefined;
       const cancelled = await hmp(primary.vm.hmpPath, 'cuju-migrate-cancel');
       if (cancelled !== '') throw new Error(`cuju-migrate-cancel: ${cancelled}`);
       await backup.vm.vm.exited;
@@ -312,7 +321,7 @@ async function main(): Promise<void> {
         afterSyncJs: js.filter((s) => s.wallMs <= protectedFrom).at(-1),
       };
       return {
-        date, epochUs, protectMs, dirty, failovers, memory: memoryResult,
+        date, epochUs, protectMs, dirty, failovers, memory: memoryResult, verify,
         rtt: { unprotected: rttUnprotected, protected: rttProtected, epochUs, ackP50Us: rttTrace.ackUs?.p50, packetHoldMs, cpu: { unprotected: unprotectedRun.cpu, protected: protectedRun.cpu } },
       };
     } finally {

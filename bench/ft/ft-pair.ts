@@ -38,6 +38,8 @@ export interface FtInfo {
   'total-epochs': number;
   'total-bytes': number;
   'pause-us-p50': number;
+  'verified-epochs'?: number;
+  'verify-mismatches'?: number;
   'pause-us-p99': number;
   /** Absent until output commit held a packet. */
   'packet-hold-ms-p50'?: number;

@@ -106,6 +106,8 @@ export interface Results {
   rtt: RttResult;
   failovers: FailoverResult[];
   memory: MemoryResult;
+  /** FT verify over the protected windows (BENCH_FT_VERIFY), when it ran. */
+  verify?: { every: number; verified: number; mismatches: number };
 }
 
 const f0 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '–' : Math.round(v).toLocaleString('en-US'));
@@ -282,5 +284,6 @@ export function fullReport(r: Results): string {
     rttTable(r.rtt),
     failoverTable(r.failovers),
     memoryTable(r.memory),
+    ...(r.verify ? [`FT verify every ${r.verify.every} epochs over the protected windows: ${r.verify.verified} epochs compared, ${r.verify.mismatches} differed${r.verify.mismatches ? ' (THE REPLICA DIFFERED)' : ''}`] : []),
   ].join('\n\n');
 }

@@ -199,3 +199,9 @@ test('backup memory lines: parsed, guest RAM unknown before protection, maxima t
   assert.deepEqual(maxJsMemory(samples, 1100, 2000), { rss: 300, heapTotal: 40, heapUsed: 7, external: 9, arrayBuffers: 8, newSpace: 4, guestRam: 60 });
   assert.equal(maxJsMemory(samples, 2000, 3000), undefined);
 });
+
+test('the full report ends with the FT verify counts when verify ran', () => {
+  assert.doesNotMatch(fullReport(results()), /FT verify/);
+  assert.match(fullReport(results({ verify: { every: 100, verified: 12, mismatches: 0 } })), /FT verify every 100 epochs over the protected windows: 12 epochs compared, 0 differed$/);
+  assert.match(fullReport(results({ verify: { every: 100, verified: 12, mismatches: 1 } })), /1 differed \(THE REPLICA DIFFERED\)$/);
+});

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConsoleProcess, killOnExit } from './console-process.js';
-import { CUJU, INITRD, KERNEL, type GuestOptions } from './guest-vm.js';
+import { CUJU, consoleVmArgs, type GuestOptions } from './guest-vm.js';
 import { hmp } from '../../monitor/client/hmp-command.js';
 import { shellCommand, shellResult } from './shell-command.js';
 
@@ -32,15 +32,7 @@ export class FtVm {
 
   constructor(opts: FtVmOptions) {
     this.label = opts.label;
-    const args = [
-      '-m', String(opts.memoryMiB ?? 128), '-smp', String(opts.cpus ?? 1),
-      '-kernel', opts.kernel ?? KERNEL, '-initrd', opts.initrd ?? INITRD,
-      '-append', opts.append ?? 'console=ttyS0 quiet',
-      '-serial', 'stdio', '-no-reboot',
-      '-monitor', `unix:${this.hmpPath},server,nowait`,
-      ...(opts.extraArgs ?? []),
-    ];
-    const argv = [process.execPath, CUJU, ...args];
+    const argv = [process.execPath, CUJU, ...consoleVmArgs(opts, ['-monitor', `unix:${this.hmpPath},server,nowait`])];
     this.child = opts.netns
       ? spawn('ip', ['netns', 'exec', opts.netns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] })
       : spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });

@@ -42,6 +42,18 @@ export interface GuestOptions {
   initrd?: string;
 }
 
+/** cuju's flags for a guest of `opts` with its serial console on stdio, then `monitors`, then the extra flags. */
+export function consoleVmArgs(opts: GuestOptions, monitors: readonly string[]): string[] {
+  return [
+    '-m', String(opts.memoryMiB ?? 128), '-smp', String(opts.cpus ?? 1),
+    '-kernel', opts.kernel ?? KERNEL, '-initrd', opts.initrd ?? INITRD,
+    '-append', opts.append ?? 'console=ttyS0 quiet',
+    '-serial', 'stdio', '-no-reboot',
+    ...monitors,
+    ...(opts.extraArgs ?? []),
+  ];
+}
+
 export class GuestVm {
   readonly dir = mkdtempSync(join(tmpdir(), 'cuju-test-'));
   readonly hmpPath = join(this.dir, 'hmp.sock');
@@ -51,16 +63,7 @@ export class GuestVm {
   private seq = 0;
 
   constructor(opts: GuestOptions = {}) {
-    const args = [
-      '-m', String(opts.memoryMiB ?? 128), '-smp', String(opts.cpus ?? 1),
-      '-kernel', opts.kernel ?? KERNEL, '-initrd', opts.initrd ?? INITRD,
-      '-append', opts.append ?? 'console=ttyS0 quiet',
-      '-serial', 'stdio', '-no-reboot',
-      '-monitor', `unix:${this.hmpPath},server,nowait`,
-      '-qmp', `unix:${this.qmpPath},server,nowait`,
-      ...(opts.extraArgs ?? []),
-    ];
-    this.child = spawnCuju(args);
+    this.child = spawnCuju(consoleVmArgs(opts, ['-monitor', `unix:${this.hmpPath},server,nowait`, '-qmp', `unix:${this.qmpPath},server,nowait`]));
     this.console = new ConsoleProcess(this.child, 'cuju');
   }
 

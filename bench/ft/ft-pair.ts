@@ -11,7 +11,8 @@ import { GuestVm } from '../../test/helpers/guest-vm.js';
 import { ensureSnapshot, recipeArgs } from '../../src/guest/harness/snapshot-recipe.js';
 import { hmp } from '../../src/monitor/client/hmp-command.js';
 import type { TestNetwork } from '../../test/helpers/netns.js';
-import { MigratingVm, freePort } from '../migrate/migrating-vm.js';
+import { MigratingVm } from '../migrate/migrating-vm.js';
+import { freePort } from '../../src/net/free-port.js';
 import { FT_BENCH_RECIPE, guestNetworkSetup } from './guest-recipe.js';
 
 const wallMs = () => performance.timeOrigin + performance.now();

@@ -42,7 +42,6 @@ export interface MigrationResult {
 const FINISHED = new Set(['completed', 'failed', 'cancelled']);
 const POLL_MS = 50;
 
-export { freePort };
 
 async function poll<T>(what: string, timeoutMs: number, probe: () => T | undefined | Promise<T | undefined>): Promise<T> {
   const deadline = performance.now() + timeoutMs;

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compileWorkload, findWorkloadSources } from '../../src/guest/workloads.js';
 import { guestPaths } from '../../src/guest/paths.js';
-import { freePort } from '../../bench/migrate/migrating-vm.js';
+import { freePort } from '../../src/net/free-port.js';
 
 const noGcc = spawnSync('gcc', ['--version']).status !== 0 ? 'needs gcc (build-essential)' : false;
 

@@ -277,6 +277,7 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT_FN("residentBytes", js_resident_bytes);
   if (fd_watch_init(env, exports) == NULL) return NULL;
   if (file_ops_init(env, exports) == NULL) return NULL;
+  if (hold_deadline_init(env, exports) == NULL) return NULL;
   return vcpu_thread_init(env, exports);
 }
 

@@ -23,5 +23,6 @@ napi_value make_i64(napi_env env, int64_t v);
 napi_value vcpu_thread_init(napi_env env, napi_value exports);
 napi_value fd_watch_init(napi_env env, napi_value exports);
 napi_value file_ops_init(napi_env env, napi_value exports);
+napi_value hold_deadline_init(napi_env env, napi_value exports);
 
 #endif

@@ -32,6 +32,9 @@ export interface NativeAddon {
   mallocTrim(): boolean;
   /** fcntl(F_OFD_SETLK) over the whole file: true when locked, false when someone else holds a conflicting lock. */
   ofdLock(fd: number, exclusive: boolean): boolean;
+  /** A kernel timer that SIGKILLs this process in `ms` unless disarmed (native/hold_deadline.c). */
+  killTimerArm(ms: number): number;
+  killTimerDisarm(id: number): void;
   /** fallocate(PUNCH_HOLE|KEEP_SIZE). */
   punchHole(fd: number, offset: number, length: number): void;
   /** Bytes of a mapping resident in RAM (mincore). */

@@ -9,6 +9,11 @@
  *
  * The file is never replaced (no rename): locks belong to the inode, and a new inode
  * would let two parties lock "the same" file at once.
+ *
+ * No process holds the lock longer than its hold deadline (the lease's ttl): a kernel
+ * timer armed with the lock SIGKILLs a holder that outlives it (hold-deadline.ts), so a
+ * VMM frozen inside a locked section (the shared-disk write fence holds it across the
+ * image writes) cannot keep the other side out for good.
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -16,6 +21,8 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nativeImageLocker, type ImageLocker } from '../../block/image-lock.js';
 import { LeaseFormatError, LeaseUnreachableError } from './errors.js';
+import { DEFAULT_LEASE_TTL_MS } from './ft-lease.js';
+import { nativeHoldDeadline, type HoldDeadline } from './hold-deadline.js';
 import { decodeLeaseRecord, encodeLeaseRecord, LEASE_RECORD_BYTES, type LeaseRecord } from './lease-record.js';
 import type { LeaseStore } from './lease-store.js';
 
@@ -24,12 +31,18 @@ export interface FileLeaseStoreOptions {
   lockTimeoutMs?: number;
   /** OFD locker (default: the native addon's). */
   locker?: ImageLocker;
+  /** The longest this process holds the lock before the kernel kills it (default: the default lease ttl). */
+  holdDeadlineMs?: number;
+  /** The kernel timer behind it (default: the native addon's). */
+  deadline?: HoldDeadline;
 }
 
 export class FileLeaseStore implements LeaseStore {
   readonly where: string;
   private readonly lockTimeoutMs: number;
   private readonly locker: ImageLocker;
+  readonly holdDeadlineMs: number;
+  private readonly deadline: HoldDeadline;
 
   constructor(readonly path: string, options: FileLeaseStoreOptions = {}) {
     this.where = `the lease file ${path}`;
@@ -37,6 +50,10 @@ export class FileLeaseStore implements LeaseStore {
     const locker = options.locker ?? nativeImageLocker();
     if (!locker) throw new LeaseUnreachableError(`${this.where} needs file locks from the native addon, which is not built: run 'npm install' in the cuju folder`);
     this.locker = locker;
+    this.holdDeadlineMs = options.holdDeadlineMs ?? DEFAULT_LEASE_TTL_MS;
+    const deadline = options.deadline ?? nativeHoldDeadline();
+    if (!deadline) throw new LeaseUnreachableError(`${this.where} needs kernel timers from the native addon, which is not built: run 'npm install' in the cuju folder`);
+    this.deadline = deadline;
   }
 
   async update(change: (current: LeaseRecord | undefined) => LeaseRecord | undefined): Promise<LeaseRecord | undefined> {
@@ -69,11 +86,13 @@ export class FileLeaseStore implements LeaseStore {
   /** Opens the file, takes the lock, reads the record and runs `body` on it; closing drops the lock. */
   private async locked<T>(body: (fh: FileHandle, current: LeaseRecord | undefined) => Promise<T>): Promise<T> {
     const fh = await this.openFile();
+    let endDeadline: (() => void) | undefined;
     try {
       const st = await fh.stat();
       if (!st.isFile()) throw new LeaseFormatError(`${this.where} is not a regular file: point -ft-lease at a file of its own (cuju creates it)`);
       this.checkSize(st.size);
       await this.lock(fh);
+      endDeadline = this.deadline.arm(this.holdDeadlineMs);
       const buf = Buffer.alloc(LEASE_RECORD_BYTES + 1);
       const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
       this.checkSize(bytesRead);
@@ -83,6 +102,7 @@ export class FileLeaseStore implements LeaseStore {
       throw new LeaseUnreachableError(`${this.where} could not be read or written: ${(e as Error).message}`);
     } finally {
       await fh.close().catch(() => {}); // drops the OFD lock
+      endDeadline?.(); // after the close: the deadline covers every moment the lock is held
     }
   }
 

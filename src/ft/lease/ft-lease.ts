@@ -296,6 +296,16 @@ export class FtLease extends EventEmitter {
   }
 
   /**
+   * Backup: how long a contention can keep failing on the store's lock while the pairing's
+   * primary still holds it. A VMM holds the lock at most its ttl (the store's hold
+   * deadline: its kernel kills it then, even when it is frozen), and one more bounded
+   * store operation then gets through.
+   */
+  takeoverWaitMs(): number {
+    return Math.max(this.pairing?.ttlMs ?? 0, this.ttlMs) + this.startTimeoutMs;
+  }
+
+  /**
    * One contention after losing the peer, as `role`: a single read-modify-write under the
    * store's lock (docs/ARCHITECTURE.md, "Split brain"). Rejects with LeaseUnreachableError
    * when the store does not answer (the caller retries: it may neither release nor take

@@ -132,6 +132,9 @@ export class SplitBrainGuard {
       return `${why}, but the primary never confirmed this pairing (it released no epoch yet): this backup cannot tell whether the fencing token it read is its pairing's, so it stands down`;
     }
     const start = performance.now();
+    // A primary frozen while it holds the lease's lock is killed by its kernel within its
+    // ttl (FileLeaseStore's hold deadline): wait at least that long for the lock.
+    const retryMs = Math.max(this.backupRetryMs, lease.takeoverWaitMs() + CONTENTION_BACKOFF_MS.longest);
     let failure: Error | undefined;
     for (let wait: number = CONTENTION_BACKOFF_MS.first; ; wait = Math.min(wait * 2, CONTENTION_BACKOFF_MS.longest)) {
       let outcome: ContentionResult;
@@ -139,9 +142,9 @@ export class SplitBrainGuard {
         outcome = await lease.contend('backup');
       } catch (e) {
         if (!(e instanceof LeaseUnreachableError)) throw e;
-        if (!failure) this.ctx.log(`${why}: ${e.message}; not taking over until the lease answers (retrying for ${this.backupRetryMs} ms)`);
+        if (!failure) this.ctx.log(`${why}: ${e.message}; not taking over until the lease answers (retrying for ${retryMs} ms)`);
         failure = e;
-        if (performance.now() - start >= this.backupRetryMs) {
+        if (performance.now() - start >= retryMs) {
           this.contended('backup', undefined, failure.message);
           return `${why}, but ${failure.message}: without the lease this backup cannot tell whether the primary still runs, so it stands down`;
         }

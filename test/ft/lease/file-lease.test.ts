@@ -12,7 +12,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -430,4 +430,76 @@ test('a SIGSTOPped holder: the contender takes over, and on SIGCONT the holder k
   assert.equal(fence.fenced.token, 2);
   assert.equal(fence.fenced.holder, b.holder);
   assert.equal(readRecord(path)!.holder, b.holder);
+});
+
+test('the lock is held under a hold deadline: armed once the lock is taken, ended only after the close dropped it', { skip }, async (t) => {
+  const path = tempLease(t);
+  const events: string[] = [];
+  const locker = nativeImageLocker()!;
+  const lockFreeNow = (): boolean => {
+    const fd = openSync(path, 'r+');
+    try {
+      return locker.lock(fd, true);
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const store = new FileLeaseStore(path, {
+    holdDeadlineMs: 1234,
+    deadline: {
+      arm(ms) {
+        events.push(`arm ${ms}, lock free: ${lockFreeNow()}`);
+        return () => events.push(`end, lock free: ${lockFreeNow()}`);
+      },
+    },
+  });
+  await store.update(() => ({ leaseId: 'dl', token: 1, holder: 'h', role: 'primary', renewals: 0, ttlMs: 1234, alone: true }));
+  await store.whileLocked(() => true, async () => { events.push('write'); });
+  await store.whileLocked(() => false, async () => { events.push('never'); });
+  assert.deepEqual(events, [
+    'arm 1234, lock free: false', 'end, lock free: true',
+    'arm 1234, lock free: false', 'write', 'end, lock free: true',
+    'arm 1234, lock free: false', 'end, lock free: true',
+  ]);
+  await assert.rejects(store.whileLocked(() => true, async () => { throw new Error('the image failed'); }), /the image failed/);
+  assert.equal(events.at(-1), 'end, lock free: true', 'a failing write ends its deadline too');
+});
+
+test('a primary frozen inside the shared-disk write fence is killed by its kernel at its ttl, and the backup then wins the lease', { skip, timeout: 60_000 }, async (t) => {
+  const path = tempLease(t);
+  const ttl = 1000;
+  const proc = spawn(process.execPath, [CHILD, 'fence-write', path, String(ttl), 'hosta:1/primary'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines: Record<string, unknown>[] = [];
+  createInterface({ input: proc.stdout! }).on('line', (l) => lines.push(JSON.parse(l) as Record<string, unknown>));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.on('exit', (_code, signal) => resolve(signal)));
+  t.after(() => proc.kill('SIGKILL'));
+  await until(() => lines.some((l) => 'ready' in l), 'the primary to pair');
+  const pairToken = (lines.find((l) => 'ready' in l) as { ready: number }).ready;
+  const backup = new FtLease(new FileLeaseStore(path, { lockTimeoutMs: 200 }), { ttlMs: ttl, holder: 'hostb:2/backup' });
+  t.after(() => backup.stop());
+  assert.equal((await backup.pairWith()).token, pairToken);
+  proc.stdin!.write('write\n');
+  await until(() => lines.some((l) => 'writing' in l), 'the fenced write to start');
+  proc.kill('SIGSTOP');
+  const stopped = performance.now();
+  let outcome;
+  let busy = 0;
+  for (;;) {
+    try {
+      outcome = await backup.contend('backup');
+      break;
+    } catch (e) {
+      assert.ok(e instanceof LeaseUnreachableError && /stayed locked by another process/.test(e.message), (e as Error).message);
+      busy++;
+      assert.ok(performance.now() - stopped < ttl + 10_000, 'the lock stayed held far past the primary\'s deadline');
+    }
+  }
+  const waited = performance.now() - stopped;
+  assert.equal(outcome.kind, 'won');
+  assert.equal(outcome.record.token, pairToken + 1);
+  assert.ok(busy > 0, 'the frozen primary held the lock at first');
+  assert.ok(waited >= ttl * 0.8, `won only once the primary's deadline passed (after ${Math.round(waited)} ms)`);
+  assert.equal(await exited, 'SIGKILL', 'the frozen primary was killed, so it can write nothing later');
+  assert.ok(!lines.some((l) => 'written' in l), 'its write never finished');
+  assert.equal(readRecord(path)!.holder, 'hostb:2/backup');
 });

@@ -9,6 +9,10 @@
  *                     "setup": a fresh FtLease named HOLDER joins the pairing (primary: obtain
  *                     + beginPairing; backup: pairWith), prints {"ready":token};
  *                     "go": contends once, prints {"kind":..,"token":..,"holder":..,"alone":..}
+ *   fence-write PATH TTL HOLDER
+ *                     a protected primary (obtain + beginPairing, prints {"ready":token}) that on
+ *                     the stdin line "write" enters the shared-disk write fence with a write that
+ *                     prints {"writing":true} and then takes 120 s; prints {"written":ran} after
  * Every line on stdout is one JSON object.
  */
 import { createInterface } from 'node:readline';
@@ -62,6 +66,19 @@ if (mode === 'count') {
     }).catch((e: Error) => { say({ error: e.message }); });
   });
   lines.on('close', () => { void chain.then(() => { lease?.stop(); }); });
+} else if (mode === 'fence-write') {
+  const ttlMs = Number(arg);
+  const holder = process.argv[5];
+  const lease = new FtLease(new FileLeaseStore(path, { lockTimeoutMs: 10_000, holdDeadlineMs: ttlMs }), { ttlMs, holder });
+  await lease.obtain('primary');
+  say({ ready: (await lease.beginPairing()).token });
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    if (line !== 'write') return;
+    void lease.fenced(async () => {
+      say({ writing: true });
+      await new Promise((resolve) => setTimeout(resolve, 120_000));
+    }).then((ran) => say({ written: ran }));
+  });
 } else {
   throw new Error(`unknown mode ${mode}`);
 }

@@ -90,14 +90,17 @@ test('guest mounts its ext4 disk, gets its address from ip=, and talks to the ho
     await guest.waitFor(/reply-from-host\r?\n[\s\S]*nc-done/, 'nc round trip');
     assert.equal(ncReceived.join(''), 'hello-from-nc\n');
 
-    guest.send('httpd -p 80 -h /mnt/disk && echo httpd-started');
-    await guest.waitFor(/httpd-started/, 'httpd to start');
-    const page = await fetch(`http://127.0.0.1:${forwarded}/hello.txt`);
+    // The console echoes what is typed: the markers are computed by the guest's shell
+    // ($((6*7)) prints 42), so the echo of the command line never matches them.
+    guest.send('httpd -p 80 -h /mnt/disk && echo httpd-started-$((6*7))');
+    await guest.waitFor(/httpd-started-42/, 'httpd to start');
+    const page = await fetch(`http://127.0.0.1:${forwarded}/hello.txt`, { signal: AbortSignal.timeout(30_000) })
+      .catch((e: Error) => { throw new Error(`fetching through the forwarded port failed: ${e.message}; console so far:\n${guest!.tail()}`); });
     assert.equal(page.status, 200);
     assert.equal(await page.text(), 'hello from the host disk\n');
 
-    guest.send('echo written-by-the-guest > /mnt/disk/guest.txt && sync && echo write-done');
-    await guest.waitFor(/write-done/, 'the disk write');
+    guest.send('echo written-by-the-guest > /mnt/disk/guest.txt && sync && echo write-done-$((6*7))');
+    await guest.waitFor(/write-done-42/, 'the disk write');
     assert.equal(await guest.powerOff(), POWERED_OFF, guest.tail());
     // busybox init's shutdown unmounted the disk: it checks clean and holds the file.
     execFileSync('e2fsck', ['-fn', image], { stdio: 'pipe' });

@@ -1,8 +1,10 @@
 /**
  * A real guest with a virtio-blk disk (ext4 image built from a folder on the host)
  * and virtio-rng: the guest reads the host's file, writes and syncs its own, powers
- * off; on the host the image checks clean with e2fsck and holds the guest's file, and
- * a second boot of the same image reads it back.
+ * off; on the host the image checks clean with e2fsck and holds the guest's file.
+ * (The `-drive ...,if=virtio` short form makes the same device: test/cli/devices.test.ts.
+ * A second boot to read the file back was dropped: it cost a cold boot, minutes of
+ * emulated kernel code here, to show what debugfs on the host already shows.)
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,14 +17,13 @@ import { makeExt4Image } from '../../src/block/make-ext4.js';
 
 const skip = guestSkipReason() || (!existsSync('/sbin/e2fsck') ? 'needs e2fsprogs (e2fsck, debugfs)' : false);
 
-test('virtio-blk: guest reads and writes an ext4 disk, the image checks clean; virtio-rng feeds /dev/hwrng', { skip, timeout: 2 * BOOT_TIMEOUT_MS + 180_000 }, async () => {
+test('virtio-blk: guest reads and writes an ext4 disk, the image checks clean; virtio-rng feeds /dev/hwrng', { skip, timeout: BOOT_TIMEOUT_MS + 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'cuju-disk-'));
   const src = join(dir, 'src');
   mkdirSync(src);
   writeFileSync(join(src, 'hello.txt'), 'hello from the host\n');
   const image = join(dir, 'disk.img');
   await makeExt4Image({ sourceDir: src, imagePath: image, sizeBytes: 16 * 1024 * 1024 });
-  let again: GuestVm | undefined;
   const vm = new GuestVm({
     extraArgs: ['-drive', `if=none,id=drive0,cache=none,format=raw,file=${image}`, '-device', 'virtio-blk,drive=drive0,serial=cuju-disk', '-device', 'virtio-rng'],
   });
@@ -42,16 +43,8 @@ test('virtio-blk: guest reads and writes an ext4 disk, the image checks clean; v
     execFileSync('e2fsck', ['-fn', image], { stdio: 'pipe' }); // throws unless clean
     const content = execFileSync('debugfs', ['-R', 'cat /guest.txt', image], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     assert.equal(content, 'written-by-the-guest\n');
-
-    // A second boot (the other -drive form) finds the file the first one wrote.
-    again = new GuestVm({ extraArgs: ['-drive', `file=${image},format=raw,if=virtio`] });
-    await again.waitForShell();
-    const back = await again.run('mkdir -p /mnt; grep -q " /mnt " /proc/mounts || mount -t ext4 /dev/vda /mnt; cat /mnt/guest.txt /mnt/hello.txt');
-    assert.equal(back.status, 0, back.out);
-    assert.equal(back.out.trim(), 'written-by-the-guest\nhello from the host');
   } finally {
     await vm.kill();
-    await again?.kill();
     rmSync(dir, { recursive: true, force: true });
   }
 });

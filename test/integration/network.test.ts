@@ -1,32 +1,31 @@
 /**
  * virtio-net on a tap, in a private test network: a client in its own network
  * namespace fetches a page from busybox httpd in the guest, and the guest fetches a
- * page from a server on the bridge (the host side). The guest's address comes from
- * the kernel's `ip=` parameter.
+ * page from a server on the bridge (the host side). The guest starts from the NIC
+ * snapshot (a cold boot costs minutes where guest kernel code is emulated; the boot
+ * tests boot cold) and gets its address with ifconfig; the kernel's `ip=` parameter
+ * is tested under QEMU (test/guest/qemu-disk-net.test.ts).
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { GuestVm, guestSkipReason, BOOT_TIMEOUT_MS } from '../helpers/guest-vm.js';
+import { guestSkipReason, BOOT_TIMEOUT_MS } from '../helpers/guest-vm.js';
 import { netnsSkipReason, withTestNetwork } from '../helpers/netns.js';
+import { NIC_RECIPE, SNAPSHOT_NIC_MAC, guestFromSnapshot } from '../../src/guest/harness/snapshot-recipe.js';
 
 const skip = guestSkipReason() || netnsSkipReason();
 
 test('virtio-net: namespace client -> guest httpd, and guest -> server on the bridge', { skip, timeout: BOOT_TIMEOUT_MS + 300_000 }, async () => {
   await withTestNetwork({ clients: 1 }, async (net) => {
     const guestIp = net.guest.address;
-    const vm = new GuestVm({
-      append: `console=ttyS0 quiet ip=${guestIp}::${net.bridge.address}:255.255.255.0::eth0:off`,
-      extraArgs: ['-netdev', `tap,id=n0,ifname=${net.tap.name},script=no,downscript=no`, '-device', `virtio-net,netdev=n0,mac=${net.guest.mac.toString()}`],
-    });
+    const vm = await guestFromSnapshot(NIC_RECIPE, net.tap.name);
     const server = createServer((_req, res) => res.end('hello-from-the-bridge\n'));
     try {
-      await vm.waitForShell();
       const mac = await vm.run('cat /sys/class/net/eth0/address');
-      assert.equal(mac.out.trim(), net.guest.mac.toString(), 'the MAC from -device reaches the guest');
-      // The kernel's ip= did it; configure by hand only if this kernel lacks IP_PNP.
-      await vm.run(`ip addr show eth0 | grep -q ${guestIp} || ifconfig eth0 ${guestIp} netmask 255.255.255.0 up`);
+      assert.equal(mac.out.trim(), SNAPSHOT_NIC_MAC, 'the MAC from -device reaches the guest');
+      const up = await vm.run(`ifconfig eth0 ${guestIp} netmask 255.255.255.0 up`);
+      assert.equal(up.status, 0, up.out);
       const serve = await vm.run('mkdir -p /www && echo hello-from-the-guest > /www/index.html && httpd -p 8080 -h /www');
       assert.equal(serve.status, 0, serve.out);
       const [client] = net.clients;

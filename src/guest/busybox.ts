@@ -1,6 +1,7 @@
 /**
  * The busybox binary that makes up the guest's user space: Debian's busybox-static,
- * with one symlink per applet at the path busybox itself reports.
+ * with a symlink at the path busybox itself reports for the applets that are run by
+ * path (LINKED_APPLETS); its shell runs every other applet by name without one.
  */
 import { readFile } from 'node:fs/promises';
 import { GuestBuildError } from './errors.js';
@@ -29,6 +30,28 @@ export const REQUIRED_APPLETS: readonly string[] = [
   'sh', 'mount', 'umount', 'devmem', 'init', 'poweroff', 'awk',
   'ip', 'ifconfig', 'route', 'httpd', 'nc', 'wget', 'sync',
 ];
+
+/**
+ * Applets that get a link in the initramfs. Each symlink costs ~75 ms of emulated guest
+ * kernel time when the kernel unpacks the initramfs on kvm_pvm (all 268 cost ~20 s of a
+ * cold boot, docs/BENCHMARKS.md), and Debian's busybox-static runs applets from its shell
+ * and from other applets by name without links (FEATURE_SH_STANDALONE, PREFER_APPLETS).
+ * Links remain for what is run by path: the kernel (/sbin/poweroff, /sbin/init), the
+ * inittab and shebang lines (/bin/sh, /usr/bin/env), `nc -e /bin/cat`, `which`, and the
+ * everyday commands a user or a program outside busybox may exec through PATH.
+ */
+export const LINKED_APPLETS: ReadonlySet<string> = new Set([
+  ...REQUIRED_APPLETS,
+  'ash', 'env', 'halt', 'reboot', 'cat', 'echo', 'ls', 'cp', 'mv', 'rm', 'mkdir', 'ln', 'chmod',
+  'grep', 'sed', 'head', 'tail', 'wc', 'tr', 'od', 'dd', 'seq', 'sleep', 'kill', 'ps', 'true',
+  'false', 'test', '[', 'printf', 'date', 'uname', 'dmesg', 'free', 'ping', 'which', 'xargs',
+  'find', 'sort', 'uniq', 'cut', 'vi', 'less', 'more', 'top', 'hostname', 'mdev', 'sh',
+]);
+
+/** The applet paths of `applets` that get a link (LINKED_APPLETS). */
+export function linkedApplets(applets: readonly string[]): string[] {
+  return applets.filter((path) => LINKED_APPLETS.has(path.slice(path.lastIndexOf('/') + 1)));
+}
 
 /** Names in `required` that no applet path ("usr/sbin/httpd") in `applets` provides. */
 export function missingApplets(applets: readonly string[], required: readonly string[] = REQUIRED_APPLETS): string[] {

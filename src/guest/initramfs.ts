@@ -1,8 +1,9 @@
 /**
  * The guest initramfs: an uncompressed newc cpio (the guest kernel only copies it;
  * inflating a compressed one in emulated kernel code takes minutes) holding static
- * busybox with its applet links, the mount points /init needs, /dev/console (the
- * kernel opens it for /init's stdio before devtmpfs is mounted), the guest workloads
+ * busybox with links for the applets run by path (busybox.ts, LINKED_APPLETS), the
+ * mount points /init needs, /dev/console (the kernel opens it for /init's stdio before
+ * devtmpfs is mounted), the guest workloads
  * (guest/workloads/*.c compiled, as /bin/<name>) and guest/rootfs/.
  */
 import { lstat, readdir, readFile, readlink, rename, writeFile } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { InputHash, isUpToDate, writeStamp } from './cache.js';
 import { type CpioEntry, normalizeArchivePath, sortForArchive, writeCpio } from './cpio.js';
 import { GuestBuildError } from './errors.js';
-import { BUSYBOX_PATH, busyboxApplets, checkRequiredApplets, readStaticBusybox } from './busybox.js';
+import { BUSYBOX_PATH, busyboxApplets, checkRequiredApplets, linkedApplets, readStaticBusybox } from './busybox.js';
 import { builderDir, type GuestPaths } from './paths.js';
 import { progress } from './progress.js';
 import { buildWorkloads, type Workload, workloadGuestPath } from './workloads.js';
@@ -108,7 +109,7 @@ export async function buildInitramfs(paths: GuestPaths): Promise<string> {
   const applets = await busyboxApplets();
   checkRequiredApplets(applets);
   const workloads = await buildWorkloads(paths.workloadsDir, join(paths.cacheDir, 'workloads'));
-  const entries = initramfsEntries({ busybox: await readStaticBusybox(), applets, rootfs, workloads });
+  const entries = initramfsEntries({ busybox: await readStaticBusybox(), applets: linkedApplets(applets), rootfs, workloads });
   // The archive is a pure function of the entries and of this writer's code. The
   // workloads' sources are hashed too: their binaries come from a cache, and an edited
   // source must always give a new archive, even one that compiles to the same bytes.

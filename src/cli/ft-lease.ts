@@ -15,7 +15,7 @@ export async function openFtLease(option: string | undefined, devices: readonly 
   if (!config) return undefined;
   let lease: FtLease;
   try {
-    lease = new FtLease(new FileLeaseStore(config.path, { holdDeadlineMs: config.ttlMs }), { ttlMs: config.ttlMs, log });
+    lease = new FtLease(new FileLeaseStore(config.path, { holdDeadlineMs: config.ttlMs, log }), { ttlMs: config.ttlMs, log });
     const record = await lease.probe();
     log(`split-brain lease: ${config.path} (${config.origin === 'share-rw disk' ? 'next to the share-rw image' : '-ft-lease'}, ttl ${lease.ttlMs} ms)${record ? `, held by ${record.holder} (token ${record.token})` : ''}`);
   } catch (e) {

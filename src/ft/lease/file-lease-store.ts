@@ -35,6 +35,8 @@ export interface FileLeaseStoreOptions {
   holdDeadlineMs?: number;
   /** The kernel timer behind it (default: the native addon's). */
   deadline?: HoldDeadline;
+  /** Where a lock held for half the deadline is reported (the kernel kill itself cannot log). */
+  log?: (line: string) => void;
 }
 
 export class FileLeaseStore implements LeaseStore {
@@ -43,6 +45,7 @@ export class FileLeaseStore implements LeaseStore {
   private readonly locker: ImageLocker;
   readonly holdDeadlineMs: number;
   private readonly deadline: HoldDeadline;
+  private readonly log: (line: string) => void;
 
   constructor(readonly path: string, options: FileLeaseStoreOptions = {}) {
     this.where = `the lease file ${path}`;
@@ -54,6 +57,7 @@ export class FileLeaseStore implements LeaseStore {
     const deadline = options.deadline ?? nativeHoldDeadline();
     if (!deadline) throw new LeaseUnreachableError(`${this.where} needs kernel timers from the native addon, which is not built: run 'npm install' in the cuju folder`);
     this.deadline = deadline;
+    this.log = options.log ?? (() => {});
   }
 
   async update(change: (current: LeaseRecord | undefined) => LeaseRecord | undefined): Promise<LeaseRecord | undefined> {
@@ -92,7 +96,14 @@ export class FileLeaseStore implements LeaseStore {
       if (!st.isFile()) throw new LeaseFormatError(`${this.where} is not a regular file: point -ft-lease at a file of its own (cuju creates it)`);
       this.checkSize(st.size);
       await this.lock(fh);
-      endDeadline = this.deadline.arm(this.holdDeadlineMs);
+      const endKill = this.deadline.arm(this.holdDeadlineMs);
+      // A process that still runs can say why it may be about to die; a frozen one cannot.
+      const warn = setTimeout(() => this.log(`warning: this VMM has held ${this.where}'s lock for ${Math.round(this.holdDeadlineMs / 2)} ms (slow storage?); at ${this.holdDeadlineMs} ms (the lease's ttl) its kernel kills it, so that the other side can take the lease`), this.holdDeadlineMs / 2);
+      warn.unref();
+      endDeadline = () => {
+        clearTimeout(warn);
+        endKill();
+      };
       const buf = Buffer.alloc(LEASE_RECORD_BYTES + 1);
       const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
       this.checkSize(bytesRead);

@@ -465,6 +465,17 @@ test('the lock is held under a hold deadline: armed once the lock is taken, ende
   assert.equal(events.at(-1), 'end, lock free: true', 'a failing write ends its deadline too');
 });
 
+test('a lock held for half its deadline is reported while the process still runs', { skip }, async (t) => {
+  const path = tempLease(t);
+  const lines: string[] = [];
+  const store = new FileLeaseStore(path, { holdDeadlineMs: 200, deadline: { arm: () => () => {} }, log: (l) => lines.push(l) });
+  await store.update(() => ({ leaseId: 'slow', token: 1, holder: 'h', role: 'primary', renewals: 0, ttlMs: 200, alone: true }));
+  assert.deepEqual(lines, [], 'a quick update says nothing');
+  await store.whileLocked(() => true, () => sleep(150));
+  assert.equal(lines.length, 1);
+  assert.match(lines[0], /warning: this VMM has held the lease file .*vm\.lease's lock for 100 ms \(slow storage\?\); at 200 ms \(the lease's ttl\) its kernel kills it/);
+});
+
 test('a primary frozen inside the shared-disk write fence is killed by its kernel at its ttl, and the backup then wins the lease', { skip, timeout: 60_000 }, async (t) => {
   const path = tempLease(t);
   const ttl = 1000;

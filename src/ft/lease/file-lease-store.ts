@@ -95,8 +95,7 @@ export class FileLeaseStore implements LeaseStore {
       const st = await fh.stat();
       if (!st.isFile()) throw new LeaseFormatError(`${this.where} is not a regular file: point -ft-lease at a file of its own (cuju creates it)`);
       this.checkSize(st.size);
-      await this.lock(fh);
-      const endKill = this.deadline.arm(this.holdDeadlineMs);
+      const endKill = await this.lock(fh);
       // A process that still runs can say why it may be about to die; a frozen one cannot.
       const warn = setTimeout(() => this.log(`warning: this VMM has held ${this.where}'s lock for ${Math.round(this.holdDeadlineMs / 2)} ms (slow storage?); at ${this.holdDeadlineMs} ms (the lease's ttl) its kernel kills it, so that the other side can take the lease`), this.holdDeadlineMs / 2);
       warn.unref();
@@ -139,10 +138,16 @@ export class FileLeaseStore implements LeaseStore {
     }
   }
 
-  private async lock(fh: FileHandle): Promise<void> {
+  /**
+   * Takes the lock; returns what ends its hold deadline. The deadline is armed before
+   * each attempt, so there is no moment at which this process holds the lock unarmed.
+   */
+  private async lock(fh: FileHandle): Promise<() => void> {
     const start = performance.now();
     for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
-      if (this.locker.lock(fh.fd, true)) return;
+      const endKill = this.deadline.arm(this.holdDeadlineMs);
+      if (this.locker.lock(fh.fd, true)) return endKill;
+      endKill();
       if (performance.now() - start > this.lockTimeoutMs) {
         throw new LeaseUnreachableError(`${this.where} stayed locked by another process for ${this.lockTimeoutMs} ms`);
       }

@@ -432,7 +432,7 @@ test('a SIGSTOPped holder: the contender takes over, and on SIGCONT the holder k
   assert.equal(readRecord(path)!.holder, b.holder);
 });
 
-test('the lock is held under a hold deadline: armed once the lock is taken, ended only after the close dropped it', { skip }, async (t) => {
+test('the lock is held under a hold deadline: armed before the lock is taken, ended only after the close dropped it', { skip }, async (t) => {
   const path = tempLease(t);
   const events: string[] = [];
   const locker = nativeImageLocker()!;
@@ -444,25 +444,39 @@ test('the lock is held under a hold deadline: armed once the lock is taken, ende
       closeSync(fd);
     }
   };
+  let armed = 0;
   const store = new FileLeaseStore(path, {
     holdDeadlineMs: 1234,
     deadline: {
       arm(ms) {
-        events.push(`arm ${ms}, lock free: ${lockFreeNow()}`);
-        return () => events.push(`end, lock free: ${lockFreeNow()}`);
+        armed++;
+        events.push(`arm ${ms}`);
+        return () => {
+          armed--;
+          events.push(`end, lock free: ${lockFreeNow()}`);
+        };
       },
     },
   });
   await store.update(() => ({ leaseId: 'dl', token: 1, holder: 'h', role: 'primary', renewals: 0, ttlMs: 1234, alone: true }));
-  await store.whileLocked(() => true, async () => { events.push('write'); });
+  await store.whileLocked(() => true, async () => { events.push(`write, lock free: ${lockFreeNow()}, deadlines armed: ${armed}`); });
   await store.whileLocked(() => false, async () => { events.push('never'); });
   assert.deepEqual(events, [
-    'arm 1234, lock free: false', 'end, lock free: true',
-    'arm 1234, lock free: false', 'write', 'end, lock free: true',
-    'arm 1234, lock free: false', 'end, lock free: true',
+    'arm 1234', 'end, lock free: true',
+    'arm 1234', 'write, lock free: false, deadlines armed: 1', 'end, lock free: true',
+    'arm 1234', 'end, lock free: true',
   ]);
   await assert.rejects(store.whileLocked(() => true, async () => { throw new Error('the image failed'); }), /the image failed/);
   assert.equal(events.at(-1), 'end, lock free: true', 'a failing write ends its deadline too');
+  // Waiting for another holder's lock: each failed attempt ends its deadline at once.
+  const fd = openSync(path, 'r+');
+  assert.equal(locker.lock(fd, true), true);
+  const waiting = store.update(() => undefined);
+  await sleep(50);
+  assert.ok(armed <= 1, `at most the current attempt is armed (${armed})`);
+  closeSync(fd);
+  await waiting;
+  assert.equal(armed, 0, 'nothing stays armed');
 });
 
 test('a lock held for half its deadline is reported while the process still runs', { skip }, async (t) => {

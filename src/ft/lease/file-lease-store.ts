@@ -146,8 +146,13 @@ export class FileLeaseStore implements LeaseStore {
     const start = performance.now();
     for (let wait = 1; ; wait = Math.min(wait * 2, 20)) {
       const endKill = this.deadline.arm(this.holdDeadlineMs);
-      if (this.locker.lock(fh.fd, true)) return endKill;
-      endKill();
+      let locked = false;
+      try {
+        locked = this.locker.lock(fh.fd, true);
+      } finally {
+        if (!locked) endKill(); // busy, or fcntl failed: nothing is held
+      }
+      if (locked) return endKill;
       if (performance.now() - start > this.lockTimeoutMs) {
         throw new LeaseUnreachableError(`${this.where} stayed locked by another process for ${this.lockTimeoutMs} ms`);
       }

@@ -528,3 +528,14 @@ test('a primary frozen inside the shared-disk write fence is killed by its kerne
   assert.ok(!lines.some((l) => 'written' in l), 'its write never finished');
   assert.equal(readRecord(path)!.holder, 'hostb:2/backup');
 });
+
+test('a lock attempt that fails (fcntl error) leaves no deadline armed', { skip }, async (t) => {
+  const path = tempLease(t);
+  let armed = 0;
+  const store = new FileLeaseStore(path, {
+    locker: { lock: () => { throw new Error('fcntl(F_OFD_SETLK): EIO'); } },
+    deadline: { arm: () => { armed++; return () => { armed--; }; } },
+  });
+  await assert.rejects(store.update(() => undefined), (e: Error) => e instanceof LeaseUnreachableError && /could not be read or written: fcntl\(F_OFD_SETLK\): EIO/.test(e.message));
+  assert.equal(armed, 0);
+});

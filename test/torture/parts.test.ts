@@ -58,9 +58,10 @@ test('the plan: every runnable kind once per cycle, the rest listed with the rea
   assert.equal(p.rounds.length, 10);
   const firstCycle = new Set(p.rounds.slice(0, 7).map((r) => r.fault.name));
   assert.deepEqual([...firstCycle].sort(), ['corrupt-epoch', 'kill-backup', 'kill-primary', 'reprotect', 'slow-link', 'standby', 'truncate-epoch']);
-  assert.deepEqual(p.skipped.map((s) => s.split(':')[0]).sort(), ['cut-link', 'pause-primary', 'stop-primary']);
+  assert.deepEqual(p.skipped.map((s) => s.split(':')[0]).sort(), ['cut-link', 'pause-primary', 'stop-in-lock', 'stop-primary']);
   const all = planRounds(10, new SeededRandom(7), { heartbeat: true, lease: true, key: true });
   assert.equal(new Set(all.rounds.map((r) => r.fault.name)).size, 10);
+  assert.equal(new Set(planRounds(11, new SeededRandom(7), { heartbeat: true, lease: true, key: true }).rounds.map((r) => r.fault.name)).size, 11);
   assert.deepEqual(all.skipped, []);
   assert.deepEqual(planRounds(3, new SeededRandom(1), none, 'kill-backup').rounds.map((r) => r.fault.name), ['kill-backup', 'kill-backup', 'kill-backup']);
   assert.throws(() => planRounds(1, new SeededRandom(1), none, 'meteor'), /unknown fault 'meteor'/);

@@ -6,7 +6,7 @@
  *   CUJU_TORTURE_SEED    replay a run (printed at the start and under the table)
  *   CUJU_TORTURE_FAULTS  only these kinds, comma-separated (kill-primary, kill-backup,
  *                        stop-primary, cut-link, slow-link, corrupt-epoch, truncate-epoch,
- *                        reprotect, pause-primary)
+ *                        reprotect, pause-primary, standby, stop-in-lock)
  *   CUJU_TORTURE_FEATURES  force engine features on (heartbeat,lease,key or all)
  *   CUJU_TORTURE_MINUTES  start no round after this many minutes (a time budget for long runs)
  * SIGINT/SIGTERM: finish the round under way, then print the table of the rounds run

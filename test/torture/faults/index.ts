@@ -6,8 +6,9 @@ import { cutLink, slowLink } from './link.js';
 import { reprotect } from './reprotect.js';
 import { pausePrimary, stopPrimary } from './stop-primary.js';
 import { standby } from './standby.js';
+import { stopInLock } from './stop-in-lock.js';
 
-export const ALL_FAULTS: readonly FaultKind[] = [killPrimary, killBackup, stopPrimary, cutLink, slowLink, corruptEpoch, truncateEpoch, reprotect, standby, pausePrimary];
+export const ALL_FAULTS: readonly FaultKind[] = [killPrimary, killBackup, stopPrimary, cutLink, slowLink, corruptEpoch, truncateEpoch, reprotect, standby, pausePrimary, stopInLock];
 
 export function faultByName(name: string): FaultKind {
   const f = ALL_FAULTS.find((k) => k.name === name);

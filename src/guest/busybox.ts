@@ -45,7 +45,7 @@ export const LINKED_APPLETS: ReadonlySet<string> = new Set([
   'ash', 'env', 'halt', 'reboot', 'cat', 'echo', 'ls', 'cp', 'mv', 'rm', 'mkdir', 'ln', 'chmod',
   'grep', 'sed', 'head', 'tail', 'wc', 'tr', 'od', 'dd', 'seq', 'sleep', 'kill', 'ps', 'true',
   'false', 'test', '[', 'printf', 'date', 'uname', 'dmesg', 'free', 'ping', 'which', 'xargs',
-  'find', 'sort', 'uniq', 'cut', 'vi', 'less', 'more', 'top', 'hostname', 'mdev', 'sh',
+  'find', 'sort', 'uniq', 'cut', 'vi', 'less', 'more', 'top', 'hostname', 'mdev',
 ]);
 
 /** The applet paths of `applets` that get a link (LINKED_APPLETS). */

@@ -25,7 +25,7 @@ import { startKvPair, type KvPair } from '../../src/guest/harness/kv-pair.js';
 import { withTestNetwork } from '../helpers/netns.js';
 import type { SeededRandom } from '../helpers/seeded-random.js';
 import { EpochRelay } from './epoch-relay.js';
-import { sleep, type FaultKind } from './faults/fault.js';
+import { leasePath, sleep, type FaultKind } from './faults/fault.js';
 import type { FtFeatures } from './ft-features.js';
 
 export interface RoundOptions {
@@ -88,7 +88,7 @@ export function verifyCounts(infoFt: string): { verified: number; mismatches: nu
 /** The flags the engine's detection features take, where this build has them. */
 function ftArgs(features: FtFeatures, dir: string): string[] {
   const args: string[] = [];
-  if (features.lease) args.push('-ft-lease', join(dir, 'ft.lease'));
+  if (features.lease) args.push('-ft-lease', leasePath(dir));
   if (features.key) {
     const key = join(dir, 'ft.key');
     writeFileSync(key, randomBytes(32).toString('hex'));

@@ -5,6 +5,7 @@
  * namespace, extra flags), starts the client, waits a random time, injects, and checks
  * the promise.
  */
+import { join } from 'node:path';
 import type { BackupNamespace } from '../../helpers/backup-netns.js';
 import type { FtVm } from '../../../src/guest/harness/ft-vm.js';
 import type { RunDisks } from '../../../src/guest/harness/kv-guest.js';
@@ -51,3 +52,6 @@ export interface FaultKind {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The round's lease file (-ft-lease), in the round's folder. */
+export const leasePath = (dir: string): string => join(dir, 'ft.lease');

@@ -9,9 +9,8 @@
  * only by chance (torture round 135 of 166, the finding this kind now replays).
  */
 import { closeSync, openSync } from 'node:fs';
-import { join } from 'node:path';
 import { nativeImageLocker, type ImageLocker } from '../../../src/block/image-lock.js';
-import { sleep, type FaultKind } from './fault.js';
+import { leasePath, sleep, type FaultKind } from './fault.js';
 
 const PROBE_FOR_MS = 30_000;
 
@@ -33,7 +32,7 @@ export const stopInLock: FaultKind = {
   clientSeconds: 14, // the backup takes over after the ttl (5 s) plus detection: keep talking through it
   inject: async ({ pair, dir, note }) => {
     const locker = nativeImageLocker()!;
-    const path = join(dir, 'ft.lease');
+    const path = leasePath(dir);
     const start = performance.now();
     for (let probes = 1; performance.now() - start < PROBE_FOR_MS; probes++) {
       if (!lockBusy(locker, path)) {
